@@ -1,0 +1,76 @@
+"""The SageMaker `/opt/ml` layout, rooted at an overridable base directory.
+
+Every component receives a `Paths` object instead of hard-coding `/opt/ml`, so tests and
+`make demo` run the real code against a temporary tree (`SAGEMAKER_BASE_DIR`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_BASE_DIR = "/opt/ml"
+
+
+@dataclass(frozen=True)
+class Paths:
+    base: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Paths":
+        env = os.environ if environ is None else environ
+        return cls(Path(env.get("SAGEMAKER_BASE_DIR") or DEFAULT_BASE_DIR))
+
+    # --- input -------------------------------------------------------------
+    @property
+    def input_dir(self) -> Path:
+        return self.base / "input"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.input_dir / "config"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.input_dir / "data"
+
+    @property
+    def hyperparameters_file(self) -> Path:
+        return self.config_dir / "hyperparameters.json"
+
+    @property
+    def user_spec_file(self) -> Path:
+        return self.config_dir / "als_spec.json"
+
+    @property
+    def inputdataconfig_file(self) -> Path:
+        return self.config_dir / "inputdataconfig.json"
+
+    @property
+    def resourceconfig_file(self) -> Path:
+        return self.config_dir / "resourceconfig.json"
+
+    def channel_dir(self, channel: str) -> Path:
+        return self.data_dir / channel
+
+    # --- outputs -----------------------------------------------------------
+    @property
+    def model_dir(self) -> Path:
+        return self.base / "model"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.base / "output"
+
+    @property
+    def output_data_dir(self) -> Path:
+        return self.output_dir / "data"
+
+    @property
+    def failure_file(self) -> Path:
+        return self.output_dir / "failure"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.base / "checkpoints"
