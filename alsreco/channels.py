@@ -1,0 +1,82 @@
+"""Find the training files: the channel from `inputdataconfig.json`, its input mode, its files."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+from .paths import Paths
+
+log = logging.getLogger(__name__)
+DEFAULT_CHANNEL = "training"
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    mode: str  # File | FastFile | Pipe
+    files: tuple[Path, ...]
+
+
+def _read_config(paths: Paths) -> dict:
+    path = paths.inputdataconfig_file
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text() or "{}")
+    except ValueError as exc:
+        raise UserError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{path} must hold a JSON object of channels")
+    return config
+
+
+def _pick_channel(paths: Paths, config: dict) -> str:
+    if DEFAULT_CHANNEL in config:
+        return DEFAULT_CHANNEL
+    if len(config) == 1:
+        return next(iter(config))
+    if len(config) > 1:
+        raise UserError(f"{paths.inputdataconfig_file} names channels {sorted(config)}; "
+                        f"name the training data channel '{DEFAULT_CHANNEL}'")
+    present = sorted(p.name for p in paths.data_dir.iterdir() if p.is_dir()) if paths.data_dir.is_dir() else []
+    if DEFAULT_CHANNEL in present or not present:
+        return DEFAULT_CHANNEL
+    if len(present) == 1:
+        return present[0]
+    raise UserError(f"found channels {present} under {paths.data_dir}; name the training channel "
+                    f"'{DEFAULT_CHANNEL}' or keep a single one")
+
+
+def _is_data_file(path: Path) -> bool:
+    name = path.name
+    return not (name.startswith(".") or name.startswith("_") or name.endswith(".crc")
+                or name.lower() in ("readme", "readme.md", "readme.txt", "manifest"))
+
+
+def discover(paths: Paths) -> Channel:
+    """Resolve the training channel and list its data files (sorted, recursive)."""
+    config = _read_config(paths)
+    name = _pick_channel(paths, config)
+    mode = str((config.get(name) or {}).get("TrainingInputMode", "File"))
+    if mode == "Pipe":
+        fifos = sorted((p for p in paths.data_dir.glob(f"{name}_*") if p.name.rsplit("_", 1)[1].isdigit()),
+                       key=lambda p: int(p.name.rsplit("_", 1)[1]))
+        if not fifos:
+            raise UserError(f"channel '{name}' uses Pipe mode but no {name}_<epoch> pipe exists under "
+                            f"{paths.data_dir}; set TrainingInputMode to File (or FastFile) for this channel")
+        log.info("channel %s: Pipe mode, reading %s", name, fifos[0])
+        return Channel(name, mode, (fifos[0],))
+    root = paths.channel_dir(name)
+    if not root.is_dir():
+        raise UserError(f"training channel '{name}' has no data: {root} does not exist "
+                        f"(give the training job an input channel named '{name}')")
+    files = tuple(sorted(p for p in root.rglob("*")
+                         if p.is_file() and _is_data_file(p)
+                         and not any(part.startswith((".", "_")) for part in p.relative_to(root).parts[:-1])))
+    if not files:
+        raise UserError(f"training channel '{name}' at {root} holds no data files")
+    log.info("channel %s (%s mode): %d file(s)", name, mode, len(files))
+    return Channel(name, mode, files)

@@ -1,0 +1,110 @@
+"""`train`: /opt/ml/input -> Spark ALS model in /opt/ml/model, metrics, batch recommendations.
+
+Exit 0 on success. On failure the reason (first 1024 characters) goes to /opt/ml/output/failure,
+the full trace to stderr, and the exit code says which kind: 2 user error (data, hyperparameters),
+1 algorithm error, 143 stopped by SIGTERM. No model is left behind by a failed run.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+from . import artifact, batch, channels, data, hyperparameters, ratings, spark as spark_mod, training
+from .errors import AlgorithmError, AlsrecoError, Terminated, UserError
+from .paths import Paths
+
+log = logging.getLogger("alsreco.train")
+FAILURE_LIMIT = 1024
+
+
+def run(paths: Paths, start_spark: Callable[[Paths], Any] = spark_mod.start) -> dict[str, Any]:
+    """The training job. Returns the model's metadata."""
+    started = time.monotonic()
+    artifact.remove_staging(paths.model_dir) if paths.model_dir.is_dir() else None
+    hp = hyperparameters.load(paths)
+    log.info("hyperparameters: %s", {k: v for k, v in hp.items() if k != "non_product_codes"})
+    channel = channels.discover(paths)
+    df, report = data.load(channel.files, hp)
+    as_of = ratings.as_of_date(df, hp)
+    r = ratings.build(df, hp, as_of)
+    cat = ratings.catalogue(df, r, hp, as_of)
+    log.info("%d customers, %d products, %d ratings; as of %s: %d new products, %d new customers",
+             r.shape[0], r.shape[1], len(r.rating), as_of.date(), len(cat.new_products), len(cat.new_customers))
+    session = start_spark(paths)
+    try:
+        evaluation = training.evaluate(session, df, hp, as_of) if hp["eval_days"] > 0 else {"skipped": "eval_days=0"}
+        training.log_metrics(evaluation)
+        users, items = training.fit(session, r, hp)
+        versions = training.library_versions(session)
+    except BaseException:
+        spark_mod.stop(session, force=True)
+        raise
+    spark_mod.stop(session)
+    metadata = {
+        "model_version": training.model_version(),
+        "hyperparameters": hp,
+        "als": {"rank": hp["als_rank"], "reg_param": hp["reg_param"], "alpha": hp["alpha"],
+                "implicit_prefs": hp["implicit_prefs"], "max_iter": hp["max_itter"],
+                "nonnegative": hp["nonnegative"], "ranking_type": hp["ranking_type"]},
+        "retention_date": str(as_of.date()),
+        "data": {**report.as_dict(), "channel": channel.name, "input_mode": channel.mode,
+                 "customers": r.shape[0], "products": r.shape[1], "ratings": int(len(r.rating)),
+                 "first_date": str(df["date"].min()), "last_date": str(df["date"].max()),
+                 "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},
+        "metrics": evaluation,
+        "versions": versions,
+    }
+    model = training.assemble(r, cat, users, items, metadata)
+    written = batch.write_recommendations(model, paths.output_data_dir / "recommendations.csv")
+    metadata["training_seconds"] = round(time.monotonic() - started, 2)
+    metadata["data"]["recommendation_rows"] = written
+    artifact.write_model(model, paths.model_dir)
+    log.info("model %s written to %s in %.1fs", metadata["model_version"], paths.model_dir,
+             metadata["training_seconds"])
+    return metadata
+
+
+def write_failure(paths: Paths, err: BaseException) -> None:
+    kind = err.kind if isinstance(err, AlsrecoError) else "AlgorithmError"
+    message = f"{kind}: {err}"
+    try:
+        paths.output_dir.mkdir(parents=True, exist_ok=True)
+        paths.failure_file.write_text(message[:FAILURE_LIMIT])
+    except OSError as exc:  # the reason still reaches stderr
+        log.error("cannot write %s: %s", paths.failure_file, exc)
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the container/integration tests
+    raise Terminated("training was stopped by SIGTERM before it finished; no model was written")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    paths = Paths.from_env()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    paths.failure_file.unlink(missing_ok=True)
+    try:
+        run(paths)
+        return 0
+    except UserError as err:
+        log.error("%s: %s", err.kind, err)
+        error: AlsrecoError = err
+    except Terminated as err:
+        log.error("%s", err)
+        error = err
+    except Exception as exc:  # noqa: BLE001 - every other failure is the algorithm's
+        traceback.print_exc()
+        error = AlgorithmError(f"{type(exc).__name__}: {exc}")
+        log.error("%s: %s", error.kind, error)
+    write_failure(paths, error)
+    return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
