@@ -186,21 +186,39 @@ def _read_raw(path: Path, layout: Layout) -> tuple[pd.DataFrame, list[int]]:
         names = list(dict.fromkeys(roles.values()))
         df = pd.read_parquet(path, columns=names).astype(str).rename(columns={v: k for k, v in roles.items()})
         return df, []
-    usecols = sorted(set(roles.values()), key=lambda c: (str(type(c)), c))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    skipped: list[int] = []
+
+    def on_bad_row(row) -> str:
+        skipped.append(int(row.number) if row.number is not None else -1)
+        return "skip"
+
+    headerless = [f"c{i}" for i in range(len(HEADERLESS))]
+    columns = [headerless[c] if isinstance(c, int) else c for c in dict.fromkeys(roles.values())]
+    table = None
+    for encoding in ("utf8", "latin-1"):  # latin-1 decodes any byte: the fallback for legacy exports
+        skipped.clear()
         try:
-            df = pd.read_csv(path, sep=layout.delimiter, header=0 if layout.header else None, usecols=usecols,
-                             dtype=str, keep_default_na=False, compression=layout.compression,
-                             encoding="utf-8", encoding_errors="replace", on_bad_lines="warn",
-                             skip_blank_lines=True)
-        except (pd.errors.ParserError, ValueError, UnicodeError, OSError, EOFError) as exc:
+            with pa.input_stream(str(path), compression=layout.compression) as stream:
+                table = pacsv.read_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding, block_size=1 << 24,
+                                                   column_names=None if layout.header else headerless),
+                    parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, invalid_row_handler=on_bad_row),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=columns, column_types={c: pa.string() for c in columns},
+                        strings_can_be_null=False, quoted_strings_can_be_null=False))
+            break
+        except (pa.ArrowInvalid, OSError, EOFError) as exc:
+            if encoding == "utf8" and "UTF8" in str(exc):
+                continue
             raise UserError(f"{path}: cannot parse the file: {str(exc).strip()}") from None
-    skipped = sorted(int(m.group(1)) for w in caught
-                     for m in [re.search(r"Skipping line (\d+)", str(w.message))] if m)
-    rename = {col: role for role, col in roles.items()}
-    df = df.rename(columns=rename)
-    return df, skipped
+    df = table.to_pandas()
+    df.columns = [next(role for role, col in roles.items()
+                       if (headerless[col] if isinstance(col, int) else col) == name) for name in df.columns]
+    return df, sorted(skipped)
 
 
 def _line_numbers(index: np.ndarray, header: bool, skipped: list[int]) -> list[int]:
@@ -231,7 +249,7 @@ def _detect_date_format(path: Path, values: pd.Series, hp: dict[str, Any]) -> st
             best, best_ok = fmt, ok
         if ok == 1.0:
             break
-    if best is None or best_ok < 0.9:
+    if best is None or best_ok < 0.5:
         raise UserError(f"{path}: cannot parse dates like {sample.iloc[0]!r} in the date column; set the "
                         "'date_format' hyperparameter to its strptime format (e.g. %d/%m/%Y %H:%M)")
     return best

@@ -124,6 +124,17 @@ def stop(spark, force: bool = False) -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def kill_active_jvm() -> None:
+    """Kill the JVM of the active SparkContext, if any (safe from any thread)."""
+    import sys
+
+    pyspark = sys.modules.get("pyspark")
+    gateway = getattr(getattr(pyspark, "SparkContext", None), "_gateway", None) if pyspark else None
+    proc = getattr(gateway, "proc", None)
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+
+
 def _kill_jvm(sc) -> None:
     proc = getattr(getattr(sc, "_gateway", None), "proc", None)
     if proc is None or proc.poll() is not None:

@@ -7,11 +7,13 @@ the full trace to stderr, and the exit code says which kind: 2 user error (data,
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any
 
 from . import artifact, batch, channels, data, hyperparameters, ratings, spark as spark_mod, training
 from .errors import AlgorithmError, AlsrecoError, Terminated, UserError
@@ -19,10 +21,15 @@ from .paths import Paths
 
 log = logging.getLogger("alsreco.train")
 FAILURE_LIMIT = 1024
+TERMINATED = "training was stopped by SIGTERM before it finished; no model was written"
 
 
-def run(paths: Paths, start_spark: Callable[[Paths], Any] = spark_mod.start) -> dict[str, Any]:
-    """The training job. Returns the model's metadata."""
+def run(paths: Paths, session: Any = None) -> dict[str, Any]:
+    """The training job. Returns the model's metadata.
+
+    With `session` given, Spark is the caller's to stop; otherwise a session sized to this
+    machine is started after the data has loaded (bad data fails before the JVM starts).
+    """
     started = time.monotonic()
     artifact.remove_staging(paths.model_dir) if paths.model_dir.is_dir() else None
     hp = hyperparameters.load(paths)
@@ -34,16 +41,19 @@ def run(paths: Paths, start_spark: Callable[[Paths], Any] = spark_mod.start) -> 
     cat = ratings.catalogue(df, r, hp, as_of)
     log.info("%d customers, %d products, %d ratings; as of %s: %d new products, %d new customers",
              r.shape[0], r.shape[1], len(r.rating), as_of.date(), len(cat.new_products), len(cat.new_customers))
-    session = start_spark(paths)
+    own = session is None
+    session = spark_mod.start(paths) if own else session
     try:
         evaluation = training.evaluate(session, df, hp, as_of) if hp["eval_days"] > 0 else {"skipped": "eval_days=0"}
         training.log_metrics(evaluation)
         users, items = training.fit(session, r, hp)
         versions = training.library_versions(session)
     except BaseException:
-        spark_mod.stop(session, force=True)
+        if own:
+            spark_mod.stop(session, force=True)
         raise
-    spark_mod.stop(session)
+    if own:
+        spark_mod.stop(session)
     metadata = {
         "model_version": training.model_version(),
         "hyperparameters": hp,
@@ -78,8 +88,35 @@ def write_failure(paths: Paths, err: BaseException) -> None:
         log.error("cannot write %s: %s", paths.failure_file, exc)
 
 
-def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the container/integration tests
-    raise Terminated("training was stopped by SIGTERM before it finished; no model was written")
+class _StopOnSigterm:
+    """SIGTERM handling that also works while the main thread is blocked inside a Spark call.
+
+    Python runs signal handlers only between bytecodes of the main thread, which may sit in a
+    py4j socket read for minutes. So a watcher thread reads the signal wake-up fd and kills
+    the JVM, which unblocks the main thread, where the handler then raises `Terminated`.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, self._raise)
+        threading.Thread(target=self._watch, args=(read_fd,), name="sigterm-watch", daemon=True).start()
+
+    def _raise(self, signum, frame):
+        self.requested.set()
+        raise Terminated(TERMINATED)
+
+    def _watch(self, fd: int) -> None:
+        while True:
+            got = os.read(fd, 64)
+            if not got:
+                return
+            if signal.SIGTERM in got:
+                self.requested.set()
+                log.error("SIGTERM received: stopping Spark")
+                spark_mod.kill_active_jvm()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,21 +124,24 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
     paths = Paths.from_env()
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    stopper = _StopOnSigterm()
     paths.failure_file.unlink(missing_ok=True)
     try:
-        run(paths)
-        return 0
-    except UserError as err:
-        log.error("%s: %s", err.kind, err)
-        error: AlsrecoError = err
-    except Terminated as err:
-        log.error("%s", err)
+        try:
+            run(paths)
+            return 0
+        except UserError as err:
+            error: AlsrecoError = err
+        except Terminated as err:
+            error = err
+        except Exception as exc:  # noqa: BLE001 - every other failure is the algorithm's
+            error = Terminated(TERMINATED) if stopper.requested.is_set() else \
+                AlgorithmError(f"{type(exc).__name__}: {exc}")
+            if not stopper.requested.is_set():
+                traceback.print_exc()
+    except Terminated as err:  # SIGTERM while classifying another failure
         error = err
-    except Exception as exc:  # noqa: BLE001 - every other failure is the algorithm's
-        traceback.print_exc()
-        error = AlgorithmError(f"{type(exc).__name__}: {exc}")
-        log.error("%s: %s", error.kind, error)
+    log.error("%s: %s", error.kind, error)
     write_failure(paths, error)
     return error.exit_code
 
