@@ -61,7 +61,7 @@ def _num(x: float) -> str:
 
 SCHEMA: tuple[Param, ...] = (
     # --- the model --------------------------------------------------------
-    Param("ranking_type", "str", "log_qty",
+    Param("ranking_type", "str", "count",
           "How purchases become one rating per (customer, product): incident = 1 per pair, "
           "count = purchase lines, total_qty = summed quantity, normalize_count = count / product's "
           "mean count, log_qty = log(1 + summed quantity).", choices=RANKING_TYPES),
@@ -71,10 +71,10 @@ SCHEMA: tuple[Param, ...] = (
     Param("implicit_prefs", "bool", True,
           "Implicit-feedback ALS (ratings are confidences). false = explicit ALS on the ratings."),
     Param("als_rank", "int", 16, "Number of latent factors.", min=1, max=1000),
-    Param("max_itter", "int", 10, "ALS iterations (`max_iter` is accepted too).", min=1, max=200),
+    Param("max_itter", "int", 15, "ALS iterations (`max_iter` is accepted too).", min=1, max=200),
     Param("reg_param", "float", 0.1, "ALS regularisation (scaled by each row's rating count, as in Spark).",
           min=0, max=1e6),
-    Param("alpha", "float", 10.0, "Implicit ALS confidence: c = 1 + alpha * rating.", min=0, max=1e6),
+    Param("alpha", "float", 5.0, "Implicit ALS confidence: c = 1 + alpha * rating.", min=0, max=1e6),
     Param("nonnegative", "bool", False, "Constrain factors to be non-negative."),
     Param("seed", "int", 42, "Random seed for ALS initialisation.", min=0, max=2**31 - 1),
     Param("num_blocks", "int", 0,
