@@ -191,3 +191,15 @@ def test_pipe_mode_without_a_fifo_says_use_file_mode(opt_ml):
     paths = opt_ml(files={}, inputdataconfig={"training": {"TrainingInputMode": "Pipe"}})
     with pytest.raises(UserError, match="set TrainingInputMode to File"):
         channels.discover(paths)
+
+
+def test_latin1_exports_are_read_not_rejected(opt_ml):
+    content = "customer,product,quantity,date,description\nc1,p1,1,2020-01-01,CAF\xc9 MUG\n".encode("latin-1")
+    df, _ = load(opt_ml(files={"legacy.csv": content}))
+    assert df["description"].tolist() == ["CAF\u00c9 MUG"]
+
+
+def test_quoted_delimiters_inside_fields(opt_ml):
+    paths = opt_ml(files={"a.csv": uci('1,P1,"MUG, RED",2,12/1/10 8:26,1,100,UK')})
+    df, report = load(paths)
+    assert df["description"].tolist() == ["MUG, RED"] and report.malformed == 0
