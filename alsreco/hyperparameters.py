@@ -81,6 +81,10 @@ SCHEMA: tuple[Param, ...] = (
           "Spark ALS user/item blocks; 0 = one per core (few blocks are fastest on small data).",
           min=0, max=10000),
     Param("checkpoint_interval", "int", 10, "Checkpoint every N iterations (long runs).", min=1, max=1000),
+    Param("spark_master", "str", "",
+          "Attach to an existing Spark cluster (spark://host:7077, yarn) instead of local Spark; empty = "
+          "the SPARK_MASTER environment variable, else local (one host) or the job's own cluster (several).",
+          group="cluster"),
     # --- dates and cold start ----------------------------------------------
     Param("retention_date", "date", "",
           "The model's as-of date (YYYYMMDD); data after it is ignored. Empty = last date in the data.",

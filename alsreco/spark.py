@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from . import cluster
 from .paths import Paths
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,9 @@ def session_config(paths: Paths, environ: Mapping[str, str] | None = None) -> di
     driver_mb = max(1024, int(memory_limit_bytes() * DRIVER_MEMORY_FRACTION / MIB))
     driver_memory = env.get("ALSRECO_DRIVER_MEMORY") or f"{driver_mb}m"
     scratch = tempfile.mkdtemp(prefix="alsreco-spark-", dir=env.get("TMPDIR") or "/tmp")
-    return {
-        "spark.master": env.get("SPARK_MASTER") or f"local[{cores}]",
+    master = env.get("SPARK_MASTER") or f"local[{cores}]"
+    conf = {
+        "spark.master": master,
         "spark.app.name": "alsreco-train",
         "spark.driver.memory": driver_memory,
         "spark.local.dir": scratch,
@@ -77,6 +79,13 @@ def session_config(paths: Paths, environ: Mapping[str, str] | None = None) -> di
         "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -Dlog4j2.level=warn",
         "spark.sql.warehouse.dir": os.path.join(scratch, "warehouse"),
     }
+    if not master.startswith("local"):
+        # Attached to a cluster: parallelism follows the executors' cores (Spark's default),
+        # not this machine's, and the driver listens on fixed, documented ports.
+        del conf["spark.sql.shuffle.partitions"], conf["spark.default.parallelism"]
+        conf.update(cluster.cluster_spark_settings())
+    conf.update(cluster.extra_conf(env))  # ALSRECO_SPARK_CONF (the multi-host leader sets it)
+    return conf
 
 
 def checkpoint_dir(paths: Paths, scratch: str) -> str:
@@ -97,7 +106,10 @@ def start(paths: Paths, environ: Mapping[str, str] | None = None):
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    spark.sparkContext.setCheckpointDir(checkpoint_dir(paths, config["spark.local.dir"]))
+    if config["spark.master"].startswith("local"):
+        spark.sparkContext.setCheckpointDir(checkpoint_dir(paths, config["spark.local.dir"]))
+    elif os.environ.get("ALSRECO_CHECKPOINT_DIR"):  # on a cluster only a shared (hdfs://, s3a://) dir works
+        spark.sparkContext.setCheckpointDir(os.environ["ALSRECO_CHECKPOINT_DIR"])
     log.info("spark %s: master=%s driver.memory=%s", spark.version, config["spark.master"],
              config["spark.driver.memory"])
     return spark

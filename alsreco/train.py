@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import Any
 
-from . import artifact, batch, channels, data, hyperparameters, ratings, spark as spark_mod, training
+from . import artifact, batch, channels, cluster, data, hyperparameters, ratings, spark as spark_mod, training
 from .errors import AlgorithmError, AlsrecoError, Terminated, UserError
 from .paths import Paths
 
@@ -48,6 +48,7 @@ def run(paths: Paths, session: Any = None) -> dict[str, Any]:
         training.log_metrics(evaluation)
         users, items = training.fit(session, r, hp)
         versions = training.library_versions(session)
+        cluster_info = cluster.describe(session)
     except BaseException:
         if own:
             spark_mod.stop(session, force=True)
@@ -67,6 +68,7 @@ def run(paths: Paths, session: Any = None) -> dict[str, Any]:
                  "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},
         "metrics": evaluation,
         "versions": versions,
+        "cluster": cluster_info,
     }
     model = training.assemble(r, cat, users, items, metadata)
     written = batch.write_recommendations(model, paths.output_data_dir / "recommendations.csv")
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     paths.failure_file.unlink(missing_ok=True)
     try:
         try:
-            run(paths)
+            cluster.run_role(paths, run)  # one host: run(paths); several: leader or worker
             return 0
         except UserError as err:
             error: AlsrecoError = err

@@ -3,6 +3,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
+from alsreco import hyperparameters
 import pytest
 
 from alsreco.artifact import Model, Purchases
@@ -216,7 +218,9 @@ def test_missing_hyperparameters_fall_back_to_schema_defaults():
     m = make_model()
     m.metadata = {"model_version": "bare"}
     rec = Recommender(m)
-    assert rec.default_k == 10 and rec.default_rules == Rules() and rec.implicit and rec.alpha == 10.0
+    d = hyperparameters.defaults()
+    assert rec.default_k == d["reco_item"] and rec.default_rules == Rules() and rec.implicit
+    assert rec.alpha == d["alpha"] and rec.reg_param == d["reg_param"]
 
 
 def test_mixed_requests_keep_their_order(rec):
