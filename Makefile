@@ -1,0 +1,82 @@
+# alsreco developer entry points.
+#
+#   make venv              .venv with requirements-dev.txt and the package (editable)
+#   make demo              train on the bundled sample, serve it, print recommendations
+#   make test              every tier: unit, integration, container (one pytest run)
+#   make test-unit | test-integration | test-container
+#   make image             docker build -t alsreco:latest .
+#
+# Variables: PYTHON (interpreter for the venv, default python3), PYTEST_ARGS (extra
+# pytest arguments, e.g. PYTEST_ARGS="-x -k serve"), IMAGE (default alsreco:latest).
+
+PYTHON ?= python3
+VENV ?= .venv
+IMAGE ?= alsreco:latest
+PYTEST_ARGS ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.alsreco-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv check-python check-java demo test test-unit test-integration test-container image clean
+
+help:
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- environment ---------------------------------------------------------------------
+check-python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "error: $(PYTHON) not found. Python 3.10+ is needed:"; \
+	  echo "  Debian/Ubuntu: sudo apt-get install -y python3 python3-venv"; \
+	  echo "  or point PYTHON at one: make venv PYTHON=python3.11"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
+	  echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); 3.10+ is needed."; \
+	  echo "  Debian 12 / Ubuntu 22.04+: sudo apt-get install -y python3 python3-venv"; \
+	  echo "  or point PYTHON at a newer one: make venv PYTHON=python3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "error: $(PYTHON) cannot create virtual environments (the venv/ensurepip module is missing)."; \
+	  echo "  Debian/Ubuntu: sudo apt-get install -y python3-venv"; exit 1; }
+
+check-java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "error: java not found. Spark (used by train) needs a Java 17+ runtime:"; \
+	  echo "  Debian 12 / Ubuntu 22.04+: sudo apt-get install -y openjdk-17-jre-headless"; exit 1; }
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\)\.\{0,1\}\([0-9]*\).*/\1 \2/p' | head -1); \
+	 major=$${v%% *}; [ "$$major" = "1" ] && major=$${v##* }; \
+	 if [ -z "$$major" ] || [ "$$major" -lt 17 ]; then \
+	   echo "error: java is version $${major:-unknown} ($$(java -version 2>&1 | head -1)); Spark 3.5 here needs 17+:"; \
+	   echo "  Debian 12 / Ubuntu 22.04+: sudo apt-get install -y openjdk-17-jre-headless"; \
+	   echo "  (and make it the default: sudo update-alternatives --config java)"; exit 1; fi
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(MAKE) --no-print-directory check-python check-java
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
+	@touch $@
+	@echo "venv ready: $(VENV) ($$($(BIN)/python --version))"
+
+# --- demo ----------------------------------------------------------------------------
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+# --- tests ---------------------------------------------------------------------------
+test: venv
+	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+test-unit: venv
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: venv
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+test-container: venv
+	$(BIN)/pytest tests/container $(PYTEST_ARGS)
+
+# --- image ---------------------------------------------------------------------------
+image:
+	docker build -t $(IMAGE) .
+
+clean:
+	rm -rf .pytest_cache .hypothesis build dist *.egg-info
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,180 @@
+"""The container tier: real `docker build` / `docker run` of the alsreco image.
+
+One session-scoped fixture builds the image once (layer cache makes rebuilds cheap); one
+trains it once on a copy of local_test/test_dir, which the serving tests reuse.
+
+Without a Docker engine these tests skip with a one-line reason - unless CI=true is set,
+where a missing engine (or missing docker-registry / moto_server for the push test) is a
+failure, never a skip.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_DIR = REPO / "local_test" / "test_dir"
+PAYLOADS = REPO / "local_test" / "payloads"
+IMAGE = os.environ.get("ALSRECO_TEST_IMAGE", "alsreco:test")
+BUILD_TIMEOUT = 1800
+TRAIN_TIMEOUT = 900
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing(reason: str) -> None:
+    """Skip locally, fail in CI."""
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _engine_problem() -> str | None:
+    docker = shutil.which("docker")
+    if docker is None:
+        return "no docker CLI on PATH"
+    try:
+        r = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"],
+                           capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "`docker info` timed out"
+    if r.returncode != 0 or not r.stdout.strip():
+        first = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"the Docker engine is not reachable ({first[:160]})"
+    return None
+
+
+ENGINE_PROBLEM = _engine_problem()
+# Without an engine (and CI unset) only test_engine.py is collected: the tier then shows as
+# one skipped test with a one-line reason instead of a skip per test.
+collect_ignore = ([p.name for p in Path(__file__).parent.glob("test_*.py") if p.name != "test_engine.py"]
+                  if ENGINE_PROBLEM is not None and not in_ci() else [])
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> str:
+    if ENGINE_PROBLEM is not None:  # only reached with CI=true: a failure, never a skip
+        missing(f"container tests need a Docker engine: {ENGINE_PROBLEM}")
+    return shutil.which("docker")  # type: ignore[return-value]
+
+
+def docker(*args: str, check: bool = True, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} exited {r.returncode}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return r
+
+
+@pytest.fixture(scope="session")
+def image(docker_engine, tmp_path_factory) -> str:
+    """Build the image once per session; the build log goes to a temp file."""
+    log = tmp_path_factory.mktemp("build") / "docker-build.log"
+    started = time.monotonic()
+    with log.open("w") as out:
+        r = subprocess.run(["docker", "build", "-t", IMAGE, str(REPO)], stdout=out, stderr=subprocess.STDOUT,
+                           timeout=BUILD_TIMEOUT)
+    elapsed = time.monotonic() - started
+    if r.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        pytest.fail(f"docker build failed (exit {r.returncode}) after {elapsed:.0f}s:\n{tail}", pytrace=False)
+    print(f"\ndocker build {IMAGE}: {elapsed:.0f}s (log: {log})")
+    return IMAGE
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_test_dir(dest: Path, hyperparameters: dict | None = None) -> Path:
+    """A fresh /opt/ml tree: local_test/test_dir/input only (no model/output of earlier runs)."""
+    base = dest / "ml"
+    shutil.copytree(TEST_DIR / "input", base / "input")
+    if hyperparameters is not None:
+        (base / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    return base
+
+
+def give_back(base: Path, image_name: str) -> None:
+    """Files written by the container belong to root; hand them back to a non-root user."""
+    if os.getuid() == 0 or not base.exists():
+        return
+    subprocess.run(["docker", "run", "--rm", "--entrypoint", "chown", "-v", f"{base}:/opt/ml", image_name,
+                    "-R", f"{os.getuid()}:{os.getgid()}", "/opt/ml"], capture_output=True, timeout=120)
+
+
+@dataclass
+class Run:
+    base: Path
+    returncode: int
+    logs: str
+    seconds: float
+
+
+def run_train(image_name: str, base: Path, *extra: str) -> Run:
+    name = f"alsreco-test-train-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    try:
+        r = subprocess.run(["docker", "run", "--rm", "--name", name, *extra, "-v", f"{base}:/opt/ml",
+                            image_name, "train"], capture_output=True, text=True, timeout=TRAIN_TIMEOUT)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    return Run(base, r.returncode, r.stdout + r.stderr, time.monotonic() - started)
+
+
+@pytest.fixture(scope="session")
+def trained(image, tmp_path_factory) -> Run:
+    """`train` once on a copy of local_test/test_dir (default network)."""
+    base = copy_test_dir(tmp_path_factory.mktemp("trained"))
+    run = run_train(image, base)
+    yield run
+    give_back(base, image)
+
+
+@pytest.fixture
+def fresh_ml(image, tmp_path):
+    """A factory for fresh /opt/ml copies, handed back to the user afterwards."""
+    made: list[Path] = []
+
+    def make(hyperparameters: dict | None = None) -> Path:
+        base = copy_test_dir(tmp_path / f"run{len(made)}", hyperparameters)
+        made.append(base)
+        return base
+
+    yield make
+    for base in made:
+        give_back(base, image)
+
+
+def venv_bin() -> Path:
+    return Path(sys.executable).parent
+
+
+# Helpers as fixtures, so the test modules need not import this conftest by name.
+@pytest.fixture
+def train_container(image):
+    """train_container(base, *docker_run_options) -> Run"""
+    return lambda base, *extra: run_train(image, base, *extra)
+
+
+@pytest.fixture
+def port_factory():
+    return free_port
+
+
+@pytest.fixture
+def payloads() -> Path:
+    return PAYLOADS
