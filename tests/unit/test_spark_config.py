@@ -23,3 +23,10 @@ def test_checkpoints_go_to_sagemaker_checkpoint_dir_when_present(tmp_path):
     assert spark.checkpoint_dir(paths, "/scratch") == "/scratch/checkpoints"
     paths.checkpoints_dir.mkdir()
     assert spark.checkpoint_dir(paths, "/scratch") == str(paths.checkpoints_dir / "spark")
+
+
+def test_small_data_runs_the_quick_jit_only(tmp_path):
+    env = {"TMPDIR": str(tmp_path)}
+    small = spark.session_config(Paths(tmp_path), env, ratings=16_000)["spark.driver.extraJavaOptions"]
+    large = spark.session_config(Paths(tmp_path), env, ratings=50_000_000)["spark.driver.extraJavaOptions"]
+    assert "-XX:TieredStopAtLevel=1" in small and "TieredStopAtLevel" not in large
