@@ -242,13 +242,13 @@ def driver_conf(rc: ResourceConfig, state: Mapping[str, Any], bind_address: str 
     }
 
 
-def cluster_spark_settings() -> dict[str, str]:
+def cluster_spark_settings(java_options: str) -> dict[str, str]:
     """Settings for any driver attached to a cluster (fixed, documented ports)."""
     return {
         "spark.driver.port": str(DRIVER_PORT),
         "spark.driver.blockManager.port": str(DRIVER_BLOCK_MANAGER_PORT),
         "spark.blockManager.port": str(BLOCK_MANAGER_PORT),
-        "spark.executor.extraJavaOptions": "-XX:+UseParallelGC -Dlog4j2.level=warn",
+        "spark.executor.extraJavaOptions": java_options,
     }
 
 
@@ -413,7 +413,7 @@ class Leader:
         self.daemons.append(start_worker(self.rc.leader, f"spark://{self.rc.leader}:{MASTER_PORT}", bind_ip,
                                          cores, memory_mb))
         state = self.wait_for_workers(deadline)
-        conf = {**cluster_spark_settings(),
+        conf = {**cluster_spark_settings(spark_mod.JAVA_OPTIONS),
                 **driver_conf(self.rc, state, bind_ip, spark_mod.memory_limit_bytes())}
         self._setenv("SPARK_MASTER", conf.pop("spark.master"))
         self._setenv("ALSRECO_SPARK_CONF", json.dumps({**conf, **extra_conf()}))

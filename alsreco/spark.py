@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 DRIVER_MEMORY_FRACTION = 0.6
 SMALL_DATA_RATINGS = 2_000_000
+# A large thread stack: without a shared checkpoint directory (on a cluster) ALS lineage grows
+# with every iteration and task (de)serialisation recurses through all of it.
+JAVA_OPTIONS = "-XX:+UseParallelGC -Xss32m -Dlog4j2.level=warn"
 
 
 def _read(path: str) -> str | None:
@@ -71,6 +74,7 @@ def session_config(paths: Paths, environ: Mapping[str, str] | None = None,
     driver_memory = env.get("ALSRECO_DRIVER_MEMORY") or f"{driver_mb}m"
     scratch = tempfile.mkdtemp(prefix="alsreco-spark-", dir=env.get("TMPDIR") or "/tmp")
     master = env.get("SPARK_MASTER") or f"local[{cores}]"
+    small = ratings is not None and ratings < SMALL_DATA_RATINGS
     conf = {
         "spark.master": master,
         "spark.app.name": "alsreco-train",
@@ -83,15 +87,15 @@ def session_config(paths: Paths, environ: Mapping[str, str] | None = None,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.adaptive.enabled": "false",
         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
-        "spark.driver.extraJavaOptions": "-XX:+UseParallelGC -Dlog4j2.level=warn"
-        + (" -XX:TieredStopAtLevel=1" if ratings is not None and ratings < SMALL_DATA_RATINGS else ""),
+        "spark.driver.extraJavaOptions": JAVA_OPTIONS
+        + (" -XX:TieredStopAtLevel=1" if small and master.startswith("local") else ""),
         "spark.sql.warehouse.dir": os.path.join(scratch, "warehouse"),
     }
     if not master.startswith("local"):
         # Attached to a cluster: parallelism follows the executors' cores (Spark's default),
         # not this machine's, and the driver listens on fixed, documented ports.
         del conf["spark.sql.shuffle.partitions"], conf["spark.default.parallelism"]
-        conf.update(cluster.cluster_spark_settings())
+        conf.update(cluster.cluster_spark_settings(JAVA_OPTIONS))
     conf.update(cluster.extra_conf(env))  # ALSRECO_SPARK_CONF (the multi-host leader sets it)
     return conf
 
