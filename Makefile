@@ -5,6 +5,7 @@
 #   make test              every tier: unit, integration, container (one pytest run)
 #   make test-unit | test-integration | test-container
 #   make image             docker build -t alsreco:latest .
+#   make bench             quality, training speed, serving load -> benchmarks/RESULTS.md
 #
 # Variables: PYTHON (interpreter for the venv, default python3), PYTEST_ARGS (extra
 # pytest arguments, e.g. PYTEST_ARGS="-x -k serve"), IMAGE (default alsreco:latest).
@@ -49,7 +50,7 @@ check-java:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-bench.txt pyproject.toml
 	@$(MAKE) --no-print-directory check-python check-java
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
@@ -72,6 +73,41 @@ test-integration: venv
 
 test-container: venv
 	$(BIN)/pytest tests/container $(PYTEST_ARGS)
+
+# --- benchmarks (`make bench`; not part of `make test`, whose smoke run is
+#     tests/integration/test_bench_smoke.py) -------------------------------------------
+#   BENCH_SIZES=100k,1m make bench-train   (default sample,100k,1m,10m; 10m takes ~15 min)
+BENCH_SIZES ?= sample,100k,1m,10m
+.PHONY: bench bench-deps bench-quality bench-train bench-serve bench-report
+
+bench-deps: venv
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing wrk (apt-get) for the serving benchmark"; \
+	  if [ "$$(id -u)" = 0 ]; then s=; else s="sudo -n"; fi; \
+	  $$s apt-get install -y -qq wrk >/dev/null 2>&1 \
+	  || { $$s apt-get update -qq && $$s apt-get install -y -qq wrk >/dev/null; } \
+	  || { echo "error: wrk is missing (Debian/Ubuntu: sudo apt-get install -y wrk)"; exit 1; }; }
+
+bench: bench-deps
+	$(BIN)/python -m benchmarks.quality
+	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m benchmarks.train_speed
+	$(BIN)/python -m benchmarks.serve_load
+	$(BIN)/python -m benchmarks.report
+
+bench-quality: bench-deps
+	$(BIN)/python -m benchmarks.quality
+	$(BIN)/python -m benchmarks.report
+
+bench-train: bench-deps
+	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m benchmarks.train_speed
+	$(BIN)/python -m benchmarks.report
+
+bench-serve: bench-deps
+	$(BIN)/python -m benchmarks.serve_load
+	$(BIN)/python -m benchmarks.report
+
+bench-report: venv
+	$(BIN)/python -m benchmarks.report
 
 # --- image ---------------------------------------------------------------------------
 image:

@@ -78,7 +78,7 @@ SCHEMA: tuple[Param, ...] = (
     Param("nonnegative", "bool", False, "Constrain factors to be non-negative."),
     Param("seed", "int", 42, "Random seed for ALS initialisation.", min=0, max=2**31 - 1),
     Param("num_blocks", "int", 0,
-          "Spark ALS user/item blocks; 0 = one per core (few blocks are fastest on small data).",
+          "Spark ALS user/item blocks; 0 = auto: one per core below 1M ratings (fastest on small data), else at least 10.",
           min=0, max=10000),
     Param("checkpoint_interval", "int", 10, "Checkpoint every N iterations (long runs).", min=1, max=1000),
     Param("spark_master", "str", "",

@@ -32,6 +32,7 @@ from . import hyperparameters
 from .artifact import Model
 
 BLOCK_ROWS = 1024  # at most this many customers per matrix product ...
+PLAN_CACHE_SIZE = 256  # resolved rule sets kept per worker
 BLOCK_CELLS = 1 << 22  # ... and at most this many scores (16 MB of float32 per score matrix)
 
 
@@ -127,6 +128,7 @@ class Recommender:
         self.new_products = np.asarray(model.new_products, dtype=np.int64)
         y = self.item_factors.astype(np.float64)
         self.yty = y.T @ y
+        self._plans: dict[Rules, _Plan] = {}
 
     # ----------------------------------------------------------------- public API
     def recommend(self, request: Request) -> Prediction:
@@ -215,6 +217,16 @@ class Recommender:
         return x.astype(np.float32)
 
     def plan(self, rules: Rules) -> _Plan:
+        """`rules` resolved to product indices; cached, since most requests share a few rule sets
+        (resolving costs a pass over the catalogue: ~8 ms at 100k products)."""
+        cached = self._plans.get(rules)
+        if cached is None:
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.pop(next(iter(self._plans)))
+            cached = self._plans[rules] = self._plan(rules)
+        return cached
+
+    def _plan(self, rules: Rules) -> _Plan:
         n_products = len(self.product_ids)
         excluded, unknown = self._resolve(rules.exclude_items)
         forced, unknown_f = self._resolve(rules.include_items, keep_order=True)

@@ -1,0 +1,356 @@
+"""Shared benchmark plumbing: machine description, process-tree memory sampling, running the
+real `train` entry point, /opt/ml trees, and result files.
+
+Every result file is `<results>/<name>.json` with `machine` (cores, memory, versions, load)
+and `created` next to the module's own payload; `benchmarks.report` turns them into
+RESULTS.md and PNG plots.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from importlib import metadata as _md
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_CSV = REPO / "local_test" / "test_dir" / "input" / "data" / "training" / "online-retail-sample.csv"
+RESULTS_DIR = REPO / "benchmarks" / "results"
+WORK_DIR = REPO / "benchmarks" / "work"  # generated data and /opt/ml trees (git-ignored)
+BIN = Path(sys.executable).parent
+PAGE = os.sysconf("SC_PAGE_SIZE")
+MB = 1024 * 1024
+PACKAGES = ("alsreco", "numpy", "pandas", "pyarrow", "pyspark", "scipy", "implicit", "flask", "gunicorn",
+            "matplotlib")
+
+
+# ----------------------------------------------------------------------------- CLI
+def arg_parser(description: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=description,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
+    ap.add_argument("--results", type=Path, default=Path(os.environ.get("BENCH_RESULTS_DIR") or RESULTS_DIR),
+                    help="where <name>.json goes (env BENCH_RESULTS_DIR; default benchmarks/results)")
+    ap.add_argument("--work", type=Path, default=Path(os.environ.get("BENCH_WORK_DIR") or WORK_DIR),
+                    help="scratch space for data and /opt/ml trees (env BENCH_WORK_DIR)")
+    return ap
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------- machine
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        text = (out.stdout + out.stderr).strip()
+        return text.splitlines()[0] if text else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    os_name = ""
+    if Path("/etc/os-release").is_file():
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip('"')
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = _md.version(pkg)
+        except _md.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)), "cpu": cpu,
+        "memory_gb": round(mem_kb / 1024 / 1024, 1), "os": os_name, "kernel": platform.release(),
+        "python": platform.python_version(), "java": _first_line(["java", "-version"]),
+        "nginx": _first_line([shutil.which("nginx") or "/usr/sbin/nginx", "-v"]),
+        "wrk": _first_line(["wrk", "--version"]) if shutil.which("wrk") else None,
+        "packages": versions, "loadavg": loadavg(),
+    }
+
+
+# ----------------------------------------------------------------------------- memory
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def process_tree(root: int) -> list[int]:
+    kids = _children_map()
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(kids.get(pid, ()))
+    return out
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def smaps_rollup(pid: int) -> dict[str, int]:
+    """Rss / Pss / Shared / Private bytes of one process (/proc/PID/smaps_rollup)."""
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[1].isdigit() and parts[0].endswith(":"):
+                out[parts[0][:-1]] = int(parts[1]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+class TreeSampler:
+    """Samples the RSS of a process and all its descendants every `interval` seconds;
+    keeps the peak of the total and of the JVM (`java`) and Python parts."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.pid, self.interval = pid, interval
+        self.peak_total = self.peak_java = self.peak_python = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def __enter__(self) -> "TreeSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = java = python = 0
+            for pid in process_tree(self.pid):
+                rss = rss_bytes(pid)
+                total += rss
+                comm = _comm(pid)
+                if comm == "java":
+                    java += rss
+                elif comm.startswith("python") or comm in ("train", "serve"):
+                    python += rss
+            if total:
+                self.samples += 1
+            self.peak_total = max(self.peak_total, total)
+            self.peak_java = max(self.peak_java, java)
+            self.peak_python = max(self.peak_python, python)
+            self._stop.wait(self.interval)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"peak_rss_mb": round(self.peak_total / MB, 1), "peak_jvm_rss_mb": round(self.peak_java / MB, 1),
+                "peak_python_rss_mb": round(self.peak_python / MB, 1), "rss_samples": self.samples}
+
+
+def die_with_parent() -> None:
+    """preexec_fn: SIGTERM this child when the benchmark process dies (Linux), so an interrupted
+    benchmark leaves no `train`, JVM or `serve` behind."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_tracked(cmd: list[str], env: Mapping[str, str] | None = None, log_path: Path | None = None,
+                timeout: float = 7200, cwd: Path | None = None) -> dict[str, Any]:
+    """Run `cmd` to completion; wall time, exit code, peak tree RSS, load before/after."""
+    full_env = {**os.environ, **(env or {})}
+    load_before = loadavg()
+    started_epoch = time.time()
+    log_path = Path(log_path) if log_path else None
+    fh = open(log_path, "wb") if log_path else subprocess.DEVNULL
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(cmd, env=full_env, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd,
+                                preexec_fn=die_with_parent)
+        with TreeSampler(proc.pid) as sampler:
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                for pid in reversed(process_tree(proc.pid)):
+                    try:
+                        os.kill(pid, 9)
+                    except ProcessLookupError:
+                        pass
+                code = proc.wait()
+        wall = time.monotonic() - started
+    finally:
+        if log_path:
+            fh.close()
+    return {"wall_seconds": round(wall, 2), "exit_code": code, "started_epoch": started_epoch, **sampler.as_dict(),
+            "loadavg_before": load_before, "loadavg_after": loadavg()}
+
+
+# ----------------------------------------------------------------------------- train
+def entry_point(name: str) -> list[str]:
+    """The installed console script (`train` / `serve`) of this venv, else `python -m`."""
+    script = BIN / name
+    return [str(script)] if script.exists() else [sys.executable, "-m", f"alsreco.{name}"]
+
+
+def make_opt_ml(base: Path, data: Iterable[Path] | Mapping[str, bytes], hyperparameters: Mapping[str, Any]) -> Path:
+    """A fresh /opt/ml tree: files (symlinked, or written from bytes) in the `training` channel."""
+    base = Path(base)
+    if base.exists():
+        shutil.rmtree(base)
+    channel = base / "input" / "data" / "training"
+    config = base / "input" / "config"
+    channel.mkdir(parents=True)
+    config.mkdir(parents=True)
+    if isinstance(data, Mapping):
+        for name, content in data.items():
+            (channel / name).write_bytes(content)
+    else:
+        for src in data:
+            os.symlink(Path(src).resolve(), channel / Path(src).name)
+    (config / "hyperparameters.json").write_text(json.dumps({k: json.dumps(v) if isinstance(v, list) else str(v)
+                                                            for k, v in hyperparameters.items()}))
+    (config / "inputdataconfig.json").write_text(json.dumps({"training": {"TrainingInputMode": "File"}}))
+    return base
+
+
+ALS_FIT = re.compile(r"ALS fit: (\d+) customers x (\d+) products, (\d+) ratings, rank (\d+), "
+                     r"(\d+) iterations in ([0-9.]+)s")
+STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+
+
+MARKS = (  # log line -> label; times are seconds since the process started
+    ("first_log", re.compile(r"INFO alsreco\.train: hyperparameters")),
+    ("data_loaded", re.compile(r"INFO alsreco\.train: \d+ customers, \d+ products")),
+    ("spark_ready", re.compile(r"INFO alsreco\.spark: spark ")),
+    ("als_fit_done", re.compile(r"INFO alsreco\.training: ALS fit: ")),
+    ("model_written", re.compile(r"INFO alsreco\.train: model .* written")),
+)
+
+
+def parse_train_log(text: str, started_epoch: float | None = None) -> dict[str, Any]:
+    """ALS fit lines (customers, products, ratings, rank, iterations, seconds) and, given the
+    process start time, when each milestone was logged (seconds since process start; the
+    last ALS fit for `als_fit_done`)."""
+    fits = [{"customers": int(m[0]), "products": int(m[1]), "ratings": int(m[2]), "rank": int(m[3]),
+             "iterations": int(m[4]), "seconds": float(m[5])} for m in ALS_FIT.findall(text)]
+    out: dict[str, Any] = {"als_fits": fits}
+    if started_epoch is None:
+        return out
+    marks: dict[str, float] = {}
+    for line in text.splitlines():
+        stamp = STAMP.match(line)
+        if not stamp:
+            continue
+        t = _dt.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - started_epoch
+        for label, rx in MARKS:
+            if rx.search(line) and (label == "als_fit_done" or label not in marks):
+                marks[label] = round(t, 2)
+    out["marks"] = marks
+    return out
+
+
+def run_train(base: Path, env: Mapping[str, str] | None = None, timeout: float = 7200) -> dict[str, Any]:
+    """The real `train` entry point on the /opt/ml tree at `base`; raises with the log tail on failure."""
+    log = Path(base) / "train.log"
+    result = run_tracked(entry_point("train"), {"SAGEMAKER_BASE_DIR": str(base), **(env or {})}, log, timeout)
+    text = log.read_text(errors="replace")
+    if result["exit_code"] != 0:
+        tail = "\n".join(text.splitlines()[-30:])
+        raise RuntimeError(f"train failed with exit code {result['exit_code']} in {base}:\n{tail}")
+    result.update(parse_train_log(text, result["started_epoch"]))
+    meta = json.loads((Path(base) / "model" / "metadata.json").read_text())
+    result["training_seconds"] = meta.get("training_seconds")
+    result["metadata_metrics"] = meta.get("metrics")
+    return result
+
+
+def hp_defaults() -> dict[str, Any]:
+    """The product's defaults, read now (they live in alsreco/hyperparameters.py SCHEMA) with the
+    shipped als_spec.json layered on top, exactly as `train` resolves them."""
+    from alsreco import hyperparameters
+    spec = hyperparameters.shipped_spec_file()
+    layers = [(str(spec), hyperparameters.read_json_object(spec))] if spec.is_file() else []
+    return hyperparameters.merge(layers)
+
+
+MODEL_KEYS = ("ranking_type", "recency_half_life_days", "implicit_prefs", "als_rank", "max_itter", "reg_param",
+              "alpha", "nonnegative", "num_blocks")
+
+
+def model_settings(hp: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: hp[k] for k in MODEL_KEYS if k in hp}
+
+
+# ----------------------------------------------------------------------------- results
+def write_result(results_dir: Path, name: str, payload: Mapping[str, Any]) -> Path:
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    doc = {"name": name, "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "machine": machine_info(), **payload}
+    path = results_dir / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+    say(f"wrote {path}")
+    return path
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    return str(x)
+
+
+def mean_std(values: list[float]) -> dict[str, float]:
+    import numpy as np
+    a = np.asarray(values, dtype=float)
+    return {"mean": float(a.mean()) if len(a) else float("nan"),
+            "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0,
+            "min": float(a.min()) if len(a) else float("nan"),
+            "max": float(a.max()) if len(a) else float("nan"), "n": int(len(a))}

@@ -1,0 +1,429 @@
+"""Serving under load: the real `serve` (nginx -> gunicorn -> Flask) driven by `wrk`.
+
+    python -m benchmarks.serve_load [--smoke] [--duration 8] [--concurrency 1,4,16,64]
+
+- The model comes from the real `train` on the bundled sample (`eval_days=0`).
+- `serve` runs as a subprocess on a free 127.0.0.1 port with its default worker count;
+  `wrk` (another process, Lua script for POST bodies) measures requests/s and p50/p90/p99
+  latency at each concurrency for: GET /ping (the ceiling of the stack), one customer per
+  request, 100 customers per request, one customer with rules on. Every response's status is
+  counted in Lua: anything outside 2xx is reported. Without wrk a small Python load loop is
+  used (and the result says so).
+- Memory: RSS and PSS (/proc/PID/smaps_rollup) of every process of `serve` with 1, 2 and 4
+  workers, after warm-up, for the sample model and for a larger synthetic model, to show the
+  memory-mapped model is shared rather than copied per worker.
+- In-process scoring cost (Recommender directly, no HTTP) for one customer and for a batch of
+  1,000, at 4k and at 100k products (synthetic factors written with alsreco.artifact.write_model).
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import common
+from .common import say
+
+CONCURRENCY = (1, 4, 16, 64)
+GOALS = {"single_vs_ping_min": 0.70, "p99_ms_at_16_max": 20.0, "non_2xx": 0}
+LUA = r"""
+local bodies = {BODIES}
+local method = "{METHOD}"
+local path = "{PATH}"
+local threads = {}
+local counter = 0
+function setup(thread)
+  thread:set("offset", counter * 7919)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  n = offset
+  responses = 0
+  non2xx = 0
+end
+function request()
+  n = n + 1
+  if method == "GET" then
+    return wrk.format("GET", path)
+  end
+  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, bodies[(n % #bodies) + 1])
+end
+function response(status, headers, body)
+  responses = responses + 1
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+function done(summary, latency, requests)
+  local total, bad = 0, 0
+  for _, t in ipairs(threads) do
+    total = total + t:get("responses")
+    bad = bad + t:get("non2xx")
+  end
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests": %d, "duration_us": %d, "responses": %d, "non_2xx": %d, ' ..
+    '"socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d, "status": %d}, ' ..
+    '"latency_us": {"mean": %.1f, "p50": %d, "p90": %d, "p99": %d, "max": %d}}\n',
+    summary.requests, summary.duration, total, bad, e.connect, e.read, e.write, e.timeout, e.status,
+    latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------- models
+def synthetic_model(customers: int, products: int, rank: int, per_customer: int = 10, seed: int = 0):
+    """A Model with random float32 factors and `per_customer` random purchases each."""
+    from alsreco import hyperparameters
+    from alsreco.artifact import Model, Purchases
+    rng = np.random.default_rng(seed)
+    rows = np.repeat(np.arange(customers), per_customer)
+    cols = rng.integers(0, products, size=len(rows))
+    purchases = Purchases.from_coo(rows, cols, np.ones(len(rows), np.float32), (customers, products))
+    pop = np.bincount(cols, minlength=products).astype(np.int32)
+    hp = hyperparameters.defaults()
+    return Model(
+        customer_ids=np.array([str(10_000_000 + i) for i in range(customers)]),
+        product_ids=np.array([f"P{i}" for i in range(products)]),
+        product_names=np.array([f"PRODUCT {i}" for i in range(products)]),
+        user_factors=rng.normal(0, 0.1, (customers, rank)).astype(np.float32),
+        item_factors=rng.normal(0, 0.1, (products, rank)).astype(np.float32),
+        purchases=purchases, product_popularity=pop,
+        product_first_seen=np.full(products, np.datetime64("2011-01-01"), dtype="datetime64[D]"),
+        customer_first_seen=np.full(customers, np.datetime64("2011-01-01"), dtype="datetime64[D]"),
+        new_products=np.arange(min(50, products), dtype=np.int32), new_customers=np.array([], dtype=np.int32),
+        metadata={"model_version": f"synthetic-{customers}x{products}", "hyperparameters": hp,
+                  "als": {"rank": rank, "implicit_prefs": True, "reg_param": hp["reg_param"], "alpha": hp["alpha"]}})
+
+
+def model_dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file())
+
+
+# ----------------------------------------------------------------------------- serve
+class Serve:
+    def __init__(self, base: Path, workers: int | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "SAGEMAKER_BIND_TO_PORT": str(self.port),
+               "PYTHONUNBUFFERED": "1"}
+        if workers:
+            env["MODEL_SERVER_WORKERS"] = str(workers)
+        self.log = Path(base) / f"serve-{self.port}.log"
+        self.fh = open(self.log, "wb")
+        self.proc = subprocess.Popen(common.entry_point("serve"), env=env, stdout=self.fh, stderr=subprocess.STDOUT,
+                                     preexec_fn=common.die_with_parent)
+        deadline = time.monotonic() + 120
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"serve not ready after 120 s:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def memory(self) -> dict[str, Any]:
+        procs = []
+        for pid in common.process_tree(self.proc.pid):
+            comm = common._comm(pid)
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            role = ("nginx" if comm.startswith("nginx") else "supervisor" if pid == self.proc.pid
+                    else "gunicorn" if "alsreco.server" in cmd or "gunicorn" in comm else comm)
+            m = common.smaps_rollup(pid)
+            procs.append({"pid": pid, "comm": comm, "role": role, "rss_mb": round(m.get("Rss", 0) / common.MB, 1),
+                          "pss_mb": round(m.get("Pss", 0) / common.MB, 1),
+                          "private_mb": round((m.get("Private_Clean", 0) + m.get("Private_Dirty", 0)) / common.MB, 1)})
+        gunicorn = [p for p in procs if p["role"] == "gunicorn"]
+        return {"processes": procs,
+                "total_rss_mb": round(sum(p["rss_mb"] for p in procs), 1),
+                "total_pss_mb": round(sum(p["pss_mb"] for p in procs), 1),
+                "gunicorn_rss_mb": round(sum(p["rss_mb"] for p in gunicorn), 1),
+                "gunicorn_pss_mb": round(sum(p["pss_mb"] for p in gunicorn), 1)}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.fh.close()
+
+
+# ----------------------------------------------------------------------------- load
+def bodies(customer_ids: list[str], scenario: str, n: int = 256, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        if scenario == "single":
+            doc: dict[str, Any] = {"customer_id": rng.choice(customer_ids), "k": 10}
+        elif scenario == "batch100":
+            doc = {"customer_ids": rng.sample(customer_ids, min(100, len(customer_ids))), "k": 10}
+        elif scenario == "rules":
+            doc = {"customer_id": rng.choice(customer_ids), "k": 10, "exclude_popular": 10, "include_new": 2,
+                   "exclude_purchased": True}
+        else:
+            raise ValueError(scenario)
+        out.append(json.dumps(doc))
+    return out
+
+
+def wrk_point(url: str, path: str, method: str, docs: list[str], concurrency: int, duration: float,
+              tmp: Path) -> dict[str, Any]:
+    lua = LUA.replace("{BODIES}", "{" + ",".join(json.dumps(d) for d in docs) + "}") \
+        .replace("{METHOD}", method).replace("{PATH}", path)
+    script = tmp / f"wrk-{method}-{concurrency}.lua"
+    script.write_text(lua)
+    threads = max(1, min(concurrency, 2))
+    cmd = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{max(1, int(round(duration)))}s", "--timeout", "10s",
+           "-s", str(script), url + path]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
+    r = json.loads(line[8:])
+    secs = r["duration_us"] / 1e6
+    return {"tool": "wrk", "requests": r["requests"], "seconds": round(secs, 2),
+            "rps": round(r["requests"] / secs, 1), "non_2xx": r["non_2xx"],
+            "socket_errors": sum(v for k, v in r["socket_errors"].items() if k != "status"),
+            "p50_ms": r["latency_us"]["p50"] / 1000, "p90_ms": r["latency_us"]["p90"] / 1000,
+            "p99_ms": r["latency_us"]["p99"] / 1000, "max_ms": r["latency_us"]["max"] / 1000,
+            "mean_ms": round(r["latency_us"]["mean"] / 1000, 3)}
+
+
+def python_point(url: str, path: str, method: str, docs: list[str], concurrency: int,
+                 duration: float) -> dict[str, Any]:
+    """Fallback load loop (keep-alive http.client, one thread per connection) when wrk is missing."""
+    host, port = url.split("//")[1].split(":")
+    lat: list[float] = []
+    bad = [0]
+    errors = [0]
+    lock = threading.Lock()
+    end = time.monotonic() + duration
+
+    def worker(i: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        n, mine = i * 7919, []
+        while time.monotonic() < end:
+            n += 1
+            t = time.perf_counter()
+            try:
+                if method == "GET":
+                    conn.request("GET", path)
+                else:
+                    conn.request("POST", path, body=docs[n % len(docs)], headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                resp.read()
+                mine.append(time.perf_counter() - t)
+                if not 200 <= resp.status < 300:
+                    with lock:
+                        bad[0] += 1
+            except OSError:
+                with lock:
+                    errors[0] += 1
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        with lock:
+            lat.extend(mine)
+
+    started = time.monotonic()
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    secs = time.monotonic() - started
+    a = np.asarray(lat) * 1000 if lat else np.zeros(1)
+    return {"tool": "python", "requests": len(lat), "seconds": round(secs, 2), "rps": round(len(lat) / secs, 1),
+            "non_2xx": bad[0], "socket_errors": errors[0], "p50_ms": float(np.percentile(a, 50)),
+            "p90_ms": float(np.percentile(a, 90)), "p99_ms": float(np.percentile(a, 99)),
+            "max_ms": float(a.max()), "mean_ms": round(float(a.mean()), 3)}
+
+
+def load_test(serve: Serve, customer_ids: list[str], concurrency: list[int], duration: float,
+              tmp: Path) -> dict[str, Any]:
+    use_wrk = shutil.which("wrk") is not None
+    scenarios = {"ping": ("GET", "/ping", ["" ]), "single": ("POST", "/invocations", bodies(customer_ids, "single")),
+                 "batch100": ("POST", "/invocations", bodies(customer_ids, "batch100", n=32)),
+                 "rules": ("POST", "/invocations", bodies(customer_ids, "rules"))}
+    out: dict[str, Any] = {}
+    for name, (method, path, docs) in scenarios.items():
+        # warm-up: every worker has touched the model and the code paths
+        (wrk_point if use_wrk else lambda *a: python_point(*a[:-1]))(
+            serve.url, path, method, docs, max(concurrency), min(2.0, duration), tmp)
+        out[name] = []
+        for c in concurrency:
+            load = common.loadavg()
+            r = (wrk_point(serve.url, path, method, docs, c, duration, tmp) if use_wrk
+                 else python_point(serve.url, path, method, docs, c, duration))
+            r.update(concurrency=c, loadavg_before=load)
+            out[name].append(r)
+            say(f"  {name:8s} c={c:<3d} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+                f"non-2xx {r['non_2xx']}  errors {r['socket_errors']}  load {load[0]}")
+    return out
+
+
+# ----------------------------------------------------------------------------- in-process
+def in_process(products_list: list[int], customers: int, rank: int, tmp: Path, repeats: int) -> list[dict[str, Any]]:
+    from alsreco.artifact import load_model, write_model
+    from alsreco.recommender import Recommender, Request
+    out = []
+    for products in products_list:
+        d = tmp / f"synthetic-{customers}x{products}"
+        write_model(synthetic_model(customers, products, rank), d)
+        rec = Recommender(load_model(d, mmap=True))
+        ids = [str(x) for x in rec.model.customer_ids[:customers]]
+        rng = random.Random(1)
+        for _ in range(5):
+            rec.recommend(Request(customer_id=rng.choice(ids), k=10))
+        one = []
+        for _ in range(repeats * 20):
+            cid = rng.choice(ids)
+            t = time.perf_counter()
+            rec.recommend(Request(customer_id=cid, k=10))
+            one.append(time.perf_counter() - t)
+        batch = []
+        for _ in range(repeats):
+            reqs = [Request(customer_id=c, k=10) for c in rng.sample(ids, min(1000, len(ids)))]
+            t = time.perf_counter()
+            rec.recommend_many(reqs)
+            batch.append(time.perf_counter() - t)
+        out.append({"products": products, "customers": customers, "rank": rank,
+                    "one_customer_ms": {"median": round(float(np.median(one)) * 1000, 3),
+                                        "p99": round(float(np.percentile(one, 99)) * 1000, 3)},
+                    "batch_1000_ms": {"median": round(float(np.median(batch)) * 1000, 2),
+                                      "min": round(float(np.min(batch)) * 1000, 2)},
+                    "batch_per_customer_ms": round(float(np.median(batch)) * 1000 / min(1000, len(ids)), 4),
+                    "loadavg": common.loadavg()})
+        say(f"  in-process {products:>7,} products: one {out[-1]['one_customer_ms']['median']:.2f} ms, "
+            f"batch of 1000 {out[-1]['batch_1000_ms']['median']:.1f} ms")
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = common.arg_parser(__doc__)
+    ap.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_SERVE_SECONDS", "8")))
+    ap.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
+    args = ap.parse_args(argv)
+    smoke = args.smoke
+    concurrency = [1, 4] if smoke else [int(c) for c in args.concurrency.split(",")]
+    duration = 1.0 if smoke else args.duration
+    started = time.monotonic()
+    work = args.work / ("serve-smoke" if smoke else "serve")
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=work))
+    rank = int(common.hp_defaults()["als_rank"])
+    from alsreco.artifact import load_model, write_model
+
+    models: dict[str, Path] = {}
+    model_info: dict[str, Any] = {}
+    base = work / "sample"
+    if smoke:  # a small synthetic model: the train path is covered by the other smoke runs
+        write_model(synthetic_model(500, 300, rank), base / "model")
+        model_info["sample"] = {"source": "synthetic 500 customers x 300 products (smoke)"}
+    else:
+        common.make_opt_ml(base, [common.SAMPLE_CSV], {"eval_days": 0})
+        say("training the sample model with `train` ...")
+        res = common.run_train(base)
+        model_info["sample"] = {"source": "train on the bundled sample (eval_days=0)",
+                                "train_wall_seconds": res["wall_seconds"]}
+    models["sample"] = base / "model"
+    big = (2000, 1000) if smoke else (1_000_000, 50_000)
+    big_base = work / "large"
+    write_model(synthetic_model(*big, rank), big_base / "model")
+    models["large"] = big_base / "model"
+    model_info["large"] = {"source": f"synthetic {big[0]:,} customers x {big[1]:,} products, rank {rank}, "
+                                     "10 purchases each (alsreco.artifact.write_model)"}
+    for name, path in models.items():
+        m = load_model(path)
+        model_info[name].update(customers=len(m.customer_ids), products=len(m.product_ids),
+                                model_mb=round(model_dir_bytes(path) / common.MB, 1))
+
+    # --- load on the sample model, default workers -------------------------------------
+    customer_ids = [str(x) for x in load_model(models["sample"]).customer_ids]
+    say(f"serve (default workers) on the sample model; wrk: {shutil.which('wrk') or 'missing: Python load loop'}")
+    srv = Serve(base)
+    try:
+        load = load_test(srv, customer_ids, concurrency, duration, tmp)
+        load_memory = srv.memory()
+        workers = sum(1 for p in load_memory["processes"] if p["role"] == "gunicorn") - 1
+    finally:
+        srv.stop()
+
+    # --- memory with N workers ----------------------------------------------------------
+    memory = []
+    for name, path in models.items():
+        ids = [str(x) for x in load_model(path).customer_ids[:5000]]
+        docs = bodies(ids, "single", n=64)
+        for n in ([1, 2] if smoke else [1, 2, 4]):
+            b = path.parent
+            srv = Serve(b, workers=n)
+            try:
+                for i in range(max(20, 10 * n)):  # touch every worker
+                    urllib.request.urlopen(urllib.request.Request(
+                        srv.url + "/invocations", data=docs[i % len(docs)].encode(),
+                        headers={"Content-Type": "application/json"}), timeout=30).read()
+                mem = srv.memory()
+            finally:
+                srv.stop()
+            memory.append({"model": name, "workers": n, "model_mb": model_info[name]["model_mb"], **mem})
+            say(f"  memory {name} workers={n}: total RSS {mem['total_rss_mb']:.0f} MB, PSS {mem['total_pss_mb']:.0f} MB")
+
+    say("in-process scoring ...")
+    scoring = in_process([300, 1000] if smoke else [4_000, 100_000], 2000 if smoke else 10_000, rank, tmp,
+                         repeats=3 if smoke else 10)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    def at(scn: str, c: int) -> dict[str, Any] | None:
+        return next((r for r in load.get(scn, []) if r["concurrency"] == c), None)
+
+    ceiling = max(r["rps"] for r in load["ping"])
+    single_best = max(r["rps"] for r in load["single"])
+    p99_16 = (at("single", 16) or {}).get("p99_ms")
+    non2xx = sum(r["non_2xx"] + r["socket_errors"] for rs in load.values() for r in rs)
+    goals = {
+        "single_vs_ping": {"target_min": GOALS["single_vs_ping_min"], "measured": round(single_best / ceiling, 3),
+                           "single_rps": single_best, "ping_rps": ceiling,
+                           "met": single_best / ceiling >= GOALS["single_vs_ping_min"]},
+        "p99_ms_at_16": {"target_max": GOALS["p99_ms_at_16_max"], "measured": p99_16,
+                         "met": p99_16 is not None and p99_16 < GOALS["p99_ms_at_16_max"]},
+        "non_2xx": {"target": 0, "measured": non2xx, "met": non2xx == 0},
+    }
+    payload = {"smoke": smoke, "duration_seconds": duration, "concurrency": concurrency, "workers": workers,
+               "load_tool": "wrk" if shutil.which("wrk") else "python", "models": model_info, "load": load,
+               "load_memory": load_memory, "memory": memory, "in_process": scoring, "goals": goals,
+               "seconds": round(time.monotonic() - started, 1)}
+    common.write_result(args.results, "serve_load-smoke" if smoke else "serve_load", payload)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Smoke run of every benchmark (tiny sizes) so `make bench` cannot rot.
+
+The three benchmark modules run with `--smoke` at the same time (each is a subprocess that
+itself starts the real `train` / `serve`), into a temporary results directory; then the report
+is generated from their JSON. Checked: the expected keys and sane numbers, not performance.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MODULES = ("quality", "train_speed", "serve_load")
+DEADLINE = 300
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory) -> Path:
+    results = tmp_path_factory.mktemp("bench-results")
+    work = tmp_path_factory.mktemp("bench-work")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs = {}
+    for mod in MODULES:
+        log = open(results / f"{mod}.log", "wb")
+        procs[mod] = (subprocess.Popen([sys.executable, "-m", f"benchmarks.{mod}", "--smoke", "--results",
+                                        str(results), "--work", str(work)], cwd=REPO, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True), log)
+    end = time.monotonic() + DEADLINE
+    failed = []
+    for mod, (proc, log) in procs.items():
+        try:
+            code = proc.wait(timeout=max(1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:  # the whole group: train, its JVM, serve, nginx
+            os.killpg(proc.pid, signal.SIGKILL)
+            code = proc.wait()
+        log.close()
+        if code != 0:
+            failed.append(f"--- benchmarks.{mod} exited {code}:\n"
+                          + (results / f"{mod}.log").read_text(errors="replace")[-4000:])
+    assert not failed, "\n".join(failed)
+    subprocess.run([sys.executable, "-m", "benchmarks.report", "--smoke", "--results", str(results)],
+                   cwd=REPO, check=True, timeout=120)
+    return results
+
+
+def _doc(results: Path, name: str) -> dict:
+    doc = json.loads((results / f"{name}-smoke.json").read_text())
+    assert doc["smoke"] is True
+    m = doc["machine"]
+    assert m["cores"] >= 1 and m["memory_gb"] > 0 and len(m["loadavg"]) == 3
+    assert m["packages"]["alsreco"] and m["packages"]["pyspark"]
+    return doc
+
+
+def test_quality_smoke(smoke_results):
+    doc = _doc(smoke_results, "quality")
+    assert set(doc["protocols"]) == {"time_window", "last_basket"}
+    assert all(p["test_customers"] > 5 for p in doc["protocols"].values())
+    by_name = {c["name"]: c for c in doc["configs"]}
+    assert "popularity" in by_name and "defaults" in by_name
+    assert by_name["defaults"]["is_default"] and by_name["defaults"]["settings"]["als_rank"] >= 1
+    for c in doc["configs"]:
+        for p, r in c["results"].items():
+            s = r["summary"]
+            assert set(s) == {"precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage"}
+            assert 0.0 <= s["ndcg_at_10"]["mean"] <= 1.0 and 0.0 < s["coverage"]["mean"] <= 1.0
+    # ALS learned something: better than nothing on at least one protocol
+    assert max(r["summary"]["ndcg_at_10"]["mean"] for r in by_name["defaults"]["results"].values()) > 0.0
+    assert set(doc["goals"]) == {"time_window", "last_basket"}
+
+
+def test_train_speed_smoke(smoke_results):
+    doc = _doc(smoke_results, "train_speed")
+    (size,) = doc["sizes"]
+    tr = size["train"]
+    assert tr["exit_code"] == 0 and 1.0 < tr["wall_seconds"] < DEADLINE
+    assert tr["peak_rss_mb"] > 50 and tr["peak_jvm_rss_mb"] > 50 and tr["rss_samples"] > 3
+    assert tr["als_fits"] and tr["als_fits"][-1]["iterations"] == 1 and tr["ratings"] > 100
+    assert tr["marks"]["first_log"] <= tr["marks"]["spark_ready"] <= tr["marks"]["model_written"] <= tr["wall_seconds"]
+    assert size["default_spark"]["exit_code"] == 0 and size["default_spark"]["fit_seconds"] > 0
+    assert size["default_spark"]["num_blocks"] == 10 and size["default_spark"]["shuffle_partitions"] == 200
+    assert size["ratio_train_to_default_spark"] > 0
+    assert size["batch_scoring"]["customers"] > 0 and size["batch_scoring"]["product_seconds"] >= 0
+    if "skipped" not in size["implicit"]:
+        assert size["implicit"]["exit_code"] == 0 and size["implicit"]["fit_seconds"] >= 0
+
+
+def test_serve_load_smoke(smoke_results):
+    doc = _doc(smoke_results, "serve_load")
+    assert set(doc["load"]) == {"ping", "single", "batch100", "rules"}
+    for scenario, points in doc["load"].items():
+        assert [p["concurrency"] for p in points] == doc["concurrency"]
+        for p in points:
+            assert p["requests"] > 0 and p["rps"] > 0, (scenario, p)
+            assert p["non_2xx"] == 0 and p["socket_errors"] == 0, (scenario, p)
+            assert 0 < p["p50_ms"] <= p["p99_ms"]
+    assert doc["workers"] >= 1
+    for m in doc["memory"]:
+        gunicorn = [p for p in m["processes"] if p["role"] == "gunicorn"]
+        assert len(gunicorn) == m["workers"] + 1  # master + workers
+        assert 0 < m["total_pss_mb"] <= m["total_rss_mb"]
+    assert {r["products"] for r in doc["in_process"]} == {300, 1000}
+    assert all(r["one_customer_ms"]["median"] > 0 and r["batch_1000_ms"]["median"] > 0 for r in doc["in_process"])
+
+
+def test_report_smoke(smoke_results):
+    text = (smoke_results / "RESULTS.md").read_text()
+    for heading in ("## Goals", "## Machine", "## 1. Quality", "## 2. Training speed", "## 3. Serving under load",
+                    "### Memory with N workers", "### In-process scoring"):
+        assert heading in text
+    for png in ("quality_ndcg.png", "train_speed.png", "serve_load.png"):
+        assert (smoke_results / "plots" / png).stat().st_size > 1000
+        assert f"plots/{png}" in text
