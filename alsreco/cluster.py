@@ -63,7 +63,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlparse
 
 from . import hyperparameters
-from .errors import AlgorithmError, Terminated, UserError
+from .errors import AlgorithmError, SigtermInterrupt, Terminated, UserError
 from .paths import Paths
 
 log = logging.getLogger(__name__)
@@ -568,7 +568,7 @@ def run_role(paths: Paths, run: Callable[[Paths], Any]) -> Any:
         leader.start()
         result = run(paths)
     except BaseException as exc:
-        if isinstance(exc, (Terminated, KeyboardInterrupt)):  # every host is being stopped: no waiting
+        if isinstance(exc, (Terminated, SigtermInterrupt, KeyboardInterrupt)):  # every host is being stopped: no waiting
             leader.close()
             raise
         reason = str(exc) or type(exc).__name__

@@ -39,3 +39,8 @@ class ModelError(AlsrecoError):
     """A model directory is missing, incomplete or inconsistent."""
 
     kind = "ModelError"
+
+
+class SigtermInterrupt(BaseException):
+    """Raised in the main thread by `train`'s SIGTERM handler, like KeyboardInterrupt for SIGINT:
+    a BaseException, so no `except Exception` on the way (logging, libraries) swallows it."""

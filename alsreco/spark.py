@@ -148,6 +148,22 @@ def stop(spark, force: bool = False) -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def kill_children() -> None:
+    """SIGKILL every child process of this one: covers a JVM still being launched (pyspark
+    keeps its handle only once the gateway is up) and Spark daemons started by `train`."""
+    import signal as _signal
+
+    task_dir = Path(f"/proc/{os.getpid()}/task")
+    pids: set[int] = set()
+    for children in task_dir.glob("*/children"):
+        pids.update(int(p) for p in (_read(str(children)) or "").split())
+    for pid in pids:
+        try:
+            os.kill(pid, _signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def kill_active_jvm() -> None:
     """Kill the JVM of the active SparkContext, if any (safe from any thread)."""
     import sys

@@ -16,7 +16,7 @@ import traceback
 from typing import Any
 
 from . import artifact, batch, channels, cluster, data, hyperparameters, ratings, spark as spark_mod, training
-from .errors import AlgorithmError, AlsrecoError, Terminated, UserError
+from .errors import AlgorithmError, AlsrecoError, SigtermInterrupt, Terminated, UserError
 from .paths import Paths
 
 log = logging.getLogger("alsreco.train")
@@ -108,7 +108,7 @@ class _StopOnSigterm:
 
     def _raise(self, signum, frame):
         self.requested.set()
-        raise Terminated(TERMINATED)
+        raise SigtermInterrupt()
 
     def _watch(self, fd: int) -> None:
         while True:
@@ -119,6 +119,7 @@ class _StopOnSigterm:
                 self.requested.set()
                 log.error("SIGTERM received: stopping Spark")
                 spark_mod.kill_active_jvm()
+                spark_mod.kill_children()  # a JVM still starting up has no gateway handle yet
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,15 +135,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         except UserError as err:
             error: AlsrecoError = err
-        except Terminated as err:
-            error = err
+        except (Terminated, SigtermInterrupt):
+            error = Terminated(TERMINATED)
         except Exception as exc:  # noqa: BLE001 - every other failure is the algorithm's
             error = Terminated(TERMINATED) if stopper.requested.is_set() else \
                 AlgorithmError(f"{type(exc).__name__}: {exc}")
             if not stopper.requested.is_set():
                 traceback.print_exc()
-    except Terminated as err:  # SIGTERM while classifying another failure
-        error = err
+    except SigtermInterrupt:  # SIGTERM while classifying another failure
+        error = Terminated(TERMINATED)
     log.error("%s: %s", error.kind, error)
     write_failure(paths, error)
     return error.exit_code

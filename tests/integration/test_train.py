@@ -103,15 +103,28 @@ def test_module_entry_point_end_to_end(opt_ml):
     assert (paths.output_data_dir / "recommendations.csv").stat().st_size > 0
 
 
-def test_sigterm_stops_training_cleanly(opt_ml):
-    paths = opt_ml(files={"a.csv": SAMPLE_CSV.read_text()}, hyperparameters={"max_itter": 50})
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(paths.base)}
-    proc = subprocess.Popen([str(BIN / "train")], env=env, stderr=subprocess.PIPE, text=True)
+def _start_train(paths: Paths) -> subprocess.Popen:
+    scratch = paths.base / "tmp"  # Spark's scratch dir (and so the JVM's command line) names paths.base
+    scratch.mkdir()
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(paths.base), "TMPDIR": str(scratch)}
+    return subprocess.Popen([str(BIN / "train")], env=env, stderr=subprocess.PIPE, text=True)
+
+
+def _jvms_of(paths: Paths) -> list[str]:
+    found = subprocess.run(["pgrep", "-f", f"java.*{paths.base}"], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def _wait_for(proc: subprocess.Popen, marker: str) -> None:
     deadline = time.monotonic() + 120
-    for line in proc.stderr:  # wait until Spark is up and fitting
-        if "alsreco.spark" in line or time.monotonic() > deadline:
-            break
-    time.sleep(1.0)
+    for line in proc.stderr:
+        if marker in line:
+            return
+        assert time.monotonic() < deadline, f"no {marker!r} in train's log"
+    raise AssertionError(f"train ended before logging {marker!r}")
+
+
+def _sigterm_and_check(proc: subprocess.Popen, paths: Paths) -> str:
     stopped = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     rest = proc.communicate(timeout=90)[1]
@@ -119,8 +132,26 @@ def test_sigterm_stops_training_cleanly(opt_ml):
     assert proc.returncode == 143, rest[-2000:]
     assert paths.failure_file.read_text().startswith("Terminated: training was stopped by SIGTERM")
     assert not (paths.model_dir / "metadata.json").exists()
-    java = subprocess.run(["pgrep", "-f", f"alsreco-spark.*{paths.base}"], capture_output=True)
-    assert java.returncode == 1
+    end = time.monotonic() + 10
+    while _jvms_of(paths) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert not _jvms_of(paths), "the JVM outlived train"
+    return rest
+
+
+def test_sigterm_while_fitting_stops_training_cleanly(opt_ml):
+    paths = opt_ml(files={"a.csv": SAMPLE_CSV.read_text()}, hyperparameters={"max_itter": 50})
+    proc = _start_train(paths)
+    _wait_for(proc, "alsreco.spark")  # Spark is up: the next seconds are spent inside ALS fits
+    assert _jvms_of(paths), "the test must catch the JVM while it runs"
+    _sigterm_and_check(proc, paths)
+
+
+def test_sigterm_while_the_jvm_starts_leaves_no_jvm_behind(opt_ml):
+    paths = opt_ml(files={"a.csv": SAMPLE_HEAD})
+    proc = _start_train(paths)
+    _wait_for(proc, "ratings; as of")  # logged just before Spark is launched
+    _sigterm_and_check(proc, paths)
 
 
 @pytest.mark.parametrize("kind", ["incident", "count", "total_qty", "normalize_count", "log_qty"])
