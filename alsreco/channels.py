@@ -1,13 +1,12 @@
 """Find the training files: the channel from `inputdataconfig.json`, its input mode, its files."""
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
-from .paths import Paths
+from .paths import Paths, read_json_object
 
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "training"
@@ -20,17 +19,9 @@ class Channel:
     files: tuple[Path, ...]
 
 
-def _read_config(paths: Paths) -> dict:
-    path = paths.inputdataconfig_file
-    if not path.is_file():
-        return {}
-    try:
-        config = json.loads(path.read_text() or "{}")
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{path} must hold a JSON object of channels")
-    return config
+def input_data_config(paths: Paths) -> dict:
+    """`inputdataconfig.json` (channel name -> settings); {} when absent."""
+    return read_json_object(paths.inputdataconfig_file, missing={})
 
 
 def _pick_channel(paths: Paths, config: dict) -> str:
@@ -58,7 +49,7 @@ def _is_data_file(path: Path) -> bool:
 
 def discover(paths: Paths) -> Channel:
     """Resolve the training channel and list its data files (sorted, recursive)."""
-    config = _read_config(paths)
+    config = input_data_config(paths)
     name = _pick_channel(paths, config)
     mode = str((config.get(name) or {}).get("TrainingInputMode", "File"))
     if mode == "Pipe":

@@ -62,9 +62,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlparse
 
-from . import hyperparameters
+from . import channels, hyperparameters
 from .errors import AlgorithmError, SigtermInterrupt, Terminated, UserError
-from .paths import Paths
+from .paths import Paths, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +113,9 @@ class ResourceConfig:
 def load_resource_config(paths: Paths) -> ResourceConfig | None:
     """`resourceconfig.json`, validated; None when absent (not a SageMaker training host)."""
     path = paths.resourceconfig_file
-    if not path.is_file():
+    raw = read_json_object(path)
+    if raw is None:
         return None
-    try:
-        raw = json.loads(path.read_text() or "{}")
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path} must hold a JSON object")
     hosts = raw.get("hosts")
     current = raw.get("current_host")
     if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts):
@@ -133,15 +128,7 @@ def load_resource_config(paths: Paths) -> ResourceConfig | None:
 
 def check_input_distribution(paths: Paths) -> None:
     """Every host must see all the data: the driver reads it locally on the leader."""
-    path = paths.inputdataconfig_file
-    if not path.is_file():
-        return
-    try:
-        config = json.loads(path.read_text() or "{}")
-    except ValueError:
-        return  # channels.discover reports it
-    if not isinstance(config, dict):
-        return
+    config = channels.input_data_config(paths)
     sharded = sorted(name for name, ch in config.items()
                      if isinstance(ch, dict) and str(ch.get("S3DistributionType", "")).lower() == "shardedbys3key")
     if sharded:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import UserError
+from .paths import read_json_object
 
 DEFAULT_NON_PRODUCT_CODES = (
     "POST", "DOT", "M", "m", "D", "C2", "C3", "S", "B", "CRUK", "PADS",
@@ -263,16 +264,6 @@ def merge(layers: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
                                 + ", ".join(sorted(BY_NAME)))
             out[name] = coerce(p, raw, source)
     return out
-
-
-def read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8") or "{}")
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path} must hold a JSON object, not {type(data).__name__}")
-    return data
 
 
 def shipped_spec_file(environ: Mapping[str, str] | None = None) -> Path:

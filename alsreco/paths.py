@@ -5,10 +5,13 @@ Every component receives a `Paths` object instead of hard-coding `/opt/ml`, so t
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
+
+from .errors import UserError
 
 DEFAULT_BASE_DIR = "/opt/ml"
 
@@ -74,3 +77,18 @@ class Paths:
     @property
     def checkpoints_dir(self) -> Path:
         return self.base / "checkpoints"
+
+
+def read_json_object(path: Path, missing: Any = None) -> Any:
+    """A JSON object from one of the layout's config files; `missing` when the file is absent.
+    Invalid JSON or another JSON type is a UserError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        return missing
+    try:
+        data = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except ValueError as exc:
+        raise UserError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} must hold a JSON object, not {type(data).__name__}")
+    return data
