@@ -71,3 +71,30 @@ def discover(paths: Paths) -> Channel:
         raise UserError(f"training channel '{name}' at {root} holds no data files")
     log.info("channel %s (%s mode): %d file(s)", name, mode, len(files))
     return Channel(name, mode, files)
+
+
+def fetch_uri(spark, uri: str, hp: dict, target_dir: Path) -> Path:
+    """Read `uri` with Spark (any filesystem it knows) and land it on the driver as one Parquet file
+    of string columns, which the normal reader then detects, parses and cleans like a channel file.
+
+    Parquet when the URI ends in .parquet (or names a Parquet folder), otherwise CSV with a header row.
+    """
+    from pyspark.sql.utils import AnalysisException
+
+    is_parquet = uri.rstrip("/").endswith(".parquet")
+    try:
+        if is_parquet:
+            frame = spark.read.parquet(uri)
+        else:
+            frame = (spark.read.option("header", True).option("sep", hp.get("delimiter") or ",")
+                     .option("inferSchema", False).csv(uri))
+        frame = frame.select([frame[c].cast("string").alias(c) for c in frame.columns])
+        table = frame.toPandas()
+    except AnalysisException as exc:
+        raise UserError(f"input_uri {uri!r} cannot be read: {str(exc).splitlines()[0]}") from None
+    if table.empty:
+        raise UserError(f"input_uri {uri!r} holds no rows")
+    target = target_dir / "input.parquet"
+    table.to_parquet(target, index=False)
+    log.info("input_uri %s: %d rows, columns %s", uri, len(table), list(table.columns))
+    return target

@@ -98,6 +98,9 @@ SCHEMA: tuple[Param, ...] = (
           min=0, max=3650, group="dates"),
     Param("eval_k", "int", 10, "Cut-off K for the evaluation metrics.", min=1, max=1000, group="dates"),
     # --- input --------------------------------------------------------------
+    Param("input_uri", "str", "",
+          "Read the training data with Spark from this URI (s3a://, hdfs://, file://; CSV with a header row, "
+          "or Parquet) instead of the training channel; empty = the channel.", group="input"),
     Param("customer_column", "str", "", "Customer id column; empty = detect.", group="input"),
     Param("product_column", "str", "", "Product id column; empty = detect.", group="input"),
     Param("quantity_column", "str", "", "Quantity column; empty = detect (missing = 1 per line).",

@@ -10,9 +10,11 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from . import artifact, batch, channels, cluster, data, hyperparameters, ratings, spark as spark_mod, training
@@ -34,23 +36,32 @@ def run(paths: Paths, session: Any = None) -> dict[str, Any]:
     artifact.remove_staging(paths.model_dir) if paths.model_dir.is_dir() else None
     hp = hyperparameters.load(paths)
     log.info("hyperparameters: %s", {k: v for k, v in hp.items() if k != "non_product_codes"})
-    channel = channels.discover(paths)
-    df, report = data.load(channel.files, hp)
-    as_of = ratings.as_of_date(df, hp)
-    r = ratings.build(df, hp, as_of)
-    cat = ratings.catalogue(df, r, hp, as_of)
-    log.info("%d customers, %d products, %d ratings; as of %s: %d new products, %d new customers",
-             r.shape[0], r.shape[1], len(r.rating), as_of.date(), len(cat.new_products), len(cat.new_customers))
     own = session is None
-    session = spark_mod.start(paths, ratings=len(r.rating)) if own else session
     try:
+        if hp["input_uri"]:  # read by Spark (s3a://, hdfs://, file://): Spark must start first
+            session = spark_mod.start(paths) if own else session
+            with tempfile.TemporaryDirectory(prefix="alsreco-input-") as tmp:
+                df, report = data.load([channels.fetch_uri(session, hp["input_uri"], hp, Path(tmp))], hp)
+            source = {"channel": hp["input_uri"], "input_mode": "uri"}
+        else:
+            channel = channels.discover(paths)
+            df, report = data.load(channel.files, hp)
+            source = {"channel": channel.name, "input_mode": channel.mode}
+        as_of = ratings.as_of_date(df, hp)
+        r = ratings.build(df, hp, as_of)
+        cat = ratings.catalogue(df, r, hp, as_of)
+        log.info("%d customers, %d products, %d ratings; as of %s: %d new products, %d new customers",
+                 r.shape[0], r.shape[1], len(r.rating), as_of.date(), len(cat.new_products),
+                 len(cat.new_customers))
+        if session is None:
+            session = spark_mod.start(paths, ratings=len(r.rating))
         evaluation = training.evaluate(session, df, hp, as_of) if hp["eval_days"] > 0 else {"skipped": "eval_days=0"}
         training.log_metrics(evaluation)
         users, items = training.fit(session, r, hp)
         versions = training.library_versions(session)
         cluster_info = cluster.describe(session)
     except BaseException:
-        if own:
+        if own and session is not None:
             spark_mod.stop(session, force=True)
         raise
     if own:
@@ -62,7 +73,7 @@ def run(paths: Paths, session: Any = None) -> dict[str, Any]:
                 "implicit_prefs": hp["implicit_prefs"], "max_iter": hp["max_itter"],
                 "nonnegative": hp["nonnegative"], "ranking_type": hp["ranking_type"]},
         "retention_date": str(as_of.date()),
-        "data": {**report.as_dict(), "channel": channel.name, "input_mode": channel.mode,
+        "data": {**report.as_dict(), **source,
                  "customers": r.shape[0], "products": r.shape[1], "ratings": int(len(r.rating)),
                  "first_date": str(df["date"].min()), "last_date": str(df["date"].max()),
                  "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},

@@ -175,3 +175,31 @@ def test_explicit_als_and_retention_date(opt_ml, spark):
     assert meta["data"]["last_date"] < "2010-12-03"
     model = artifact.load_model(paths.model_dir)
     assert all(str(d) == "2010-12-02" for d in model.product_first_seen[model.new_products])
+
+
+def test_input_uri_is_read_by_spark_instead_of_the_channel(opt_ml, spark, tmp_path):
+    source = tmp_path / "remote" / "sales.csv"
+    source.parent.mkdir()
+    source.write_text(SAMPLE_HEAD)
+    paths = opt_ml(files={}, hyperparameters={"input_uri": f"file://{source.parent}", "max_itter": 2,
+                                              "eval_days": 0})
+    meta = train.run(paths, session=spark)
+    assert meta["data"]["channel"] == f"file://{source.parent}" and meta["data"]["input_mode"] == "uri"
+    assert meta["data"]["rows_read"] == 5999
+    expected = data_rows_used(source)
+    assert meta["data"]["rows_used"] == expected
+    assert "17850" in set(artifact.load_model(paths.model_dir).customer_ids)
+
+
+def test_unreadable_input_uri_is_a_user_error(opt_ml, spark, tmp_path):
+    from alsreco.errors import UserError
+
+    paths = opt_ml(files={}, hyperparameters={"input_uri": f"file://{tmp_path}/nothing-here"})
+    with pytest.raises(UserError, match="input_uri .* cannot be read"):
+        train.run(paths, session=spark)
+
+
+def data_rows_used(path: Path) -> int:
+    from alsreco import data, hyperparameters
+
+    return data.load([path], hyperparameters.defaults())[1].rows_used

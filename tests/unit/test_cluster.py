@@ -162,7 +162,7 @@ def test_worker_role_fails_clearly_when_the_leader_never_answers(tmp_path, monke
 
 
 def test_the_spark_master_hyperparameter_attaches_a_single_host_job_to_a_cluster(tmp_path, monkeypatch):
-    monkeypatch.delenv("SPARK_MASTER", raising=False)
+    monkeypatch.setenv("SPARK_MASTER", "")  # run_role sets it for the process: restored after the test
     paths = Paths(tmp_path)
     paths.config_dir.mkdir(parents=True)
     paths.hyperparameters_file.write_text(json.dumps({"spark_master": "spark://emr-master:7077"}))
