@@ -252,25 +252,23 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
     sizes = [r for r in t["sizes"]]
     x = list(range(len(sizes)))
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label in (("train", "`train` end to end"), ("default_spark", "default-Spark ALS"),
-                       ("implicit", "implicit library")):
-        ys = [None if r.get(key, {}).get("failed") else r.get(key, {}).get("wall_seconds") for r in sizes]
-        ax[0].plot(x, ys, marker="o", label=label)
-    ax[0].set_xticks(x)
-    ax[0].set_xticklabels([r["size"] for r in sizes])
-    ax[0].set_yscale("log")
-    ax[0].set_ylabel("wall seconds (log)")
-    ax[0].set_title("training time")
-    ax[0].legend(fontsize=8)
-    for key, label in (("train", "`train` (python + JVM)"), ("default_spark", "default-Spark"),
-                       ("implicit", "implicit library")):
-        ax[1].plot(x, [r.get(key, {}).get("peak_rss_mb") for r in sizes], marker="o", label=label)
-    ax[1].set_xticks(x)
-    ax[1].set_xticklabels([r["size"] for r in sizes])
-    ax[1].set_yscale("log")
-    ax[1].set_ylabel("peak RSS MB (log)")
-    ax[1].set_title("peak memory of the process tree")
-    ax[1].legend(fontsize=8)
+    panels = (
+        (ax[0], "wall seconds (log)", "training time",
+         (("train", "`train` end to end"), ("default_spark", "default-Spark ALS"), ("implicit", "implicit library")),
+         lambda r, key: None if r.get(key, {}).get("failed") else r.get(key, {}).get("wall_seconds")),
+        (ax[1], "peak RSS MB (log)", "peak memory of the process tree",
+         (("train", "`train` (python + JVM)"), ("default_spark", "default-Spark"), ("implicit", "implicit library")),
+         lambda r, key: r.get(key, {}).get("peak_rss_mb")),
+    )
+    for axis, ylabel, title, series, value in panels:
+        for key, label in series:
+            axis.plot(x, [value(r, key) for r in sizes], marker="o", label=label)
+        axis.set_xticks(x)
+        axis.set_xticklabels([r["size"] for r in sizes])
+        axis.set_yscale("log")
+        axis.set_ylabel(ylabel)
+        axis.set_title(title)
+        axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(plots / "train_speed.png", dpi=110)
     plt.close(fig)

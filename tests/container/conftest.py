@@ -93,6 +93,19 @@ def image(docker_engine, tmp_path_factory) -> str:
     return IMAGE
 
 
+def stop_container(name: str, grace: int) -> tuple[float, dict, str]:
+    """`docker stop -t grace` (SIGTERM, SIGKILL after `grace` s): seconds it took, the final
+    container state and its logs."""
+    started = time.monotonic()
+    subprocess.run(["docker", "stop", "-t", str(grace), name], check=True, capture_output=True,
+                   timeout=grace + 30)
+    elapsed = time.monotonic() - started
+    state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True,
+                                      check=True).stdout)[0]["State"]
+    logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
+    return elapsed, state, logs.stdout + logs.stderr
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

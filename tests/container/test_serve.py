@@ -10,6 +10,8 @@ import time
 import uuid
 
 import pytest
+
+from .conftest import stop_container
 import requests
 
 pytestmark = pytest.mark.container
@@ -118,11 +120,6 @@ def test_bad_request_is_a_4xx_not_a_crash(server):
 def test_docker_stop_ends_serve_quickly_with_exit_0(server):
     """Runs last in this module (pytest keeps file order): it stops the shared server."""
     _, name = server
-    started = time.monotonic()
-    subprocess.run(["docker", "stop", "-t", "60", name], check=True, capture_output=True, timeout=90)
-    elapsed = time.monotonic() - started
-    state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True,
-                                      check=True).stdout)[0]["State"]
-    logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
+    elapsed, state, logs = stop_container(name, 60)
     assert elapsed < 30, f"docker stop took {elapsed:.1f}s"
-    assert state["ExitCode"] == 0, (state, (logs.stdout + logs.stderr)[-3000:])
+    assert state["ExitCode"] == 0, (state, logs[-3000:])

@@ -10,6 +10,8 @@ import uuid
 import numpy as np
 import pytest
 
+from .conftest import stop_container
+
 pytestmark = pytest.mark.container
 
 METRIC_LINE = re.compile(r"metric: (model|popularity)\.ndcg_at_10=([0-9.]+)")
@@ -86,13 +88,7 @@ def test_docker_stop_during_training_ends_quickly_and_writes_failure(image, fres
         else:
             pytest.fail(f"training never reached Spark:\n{logs[-3000:]}")
         time.sleep(2)
-        started = time.monotonic()
-        subprocess.run(["docker", "stop", "-t", "120", name], check=True, capture_output=True, timeout=150)
-        stopped_in = time.monotonic() - started
-        state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True,
-                                          check=True).stdout)[0]["State"]
-        logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
-        all_logs = logs.stdout + logs.stderr
+        stopped_in, state, all_logs = stop_container(name, 120)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     assert stopped_in < 60, f"docker stop took {stopped_in:.1f}s (SIGTERM not handled?)"
