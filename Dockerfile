@@ -58,6 +58,13 @@ RUN python3 -m venv "$VIRTUAL_ENV" \
           "$site"/pyarrow/libarrow_flight.so* "$site"/pyarrow/_flight.*.so "$site"/pyarrow/flight.py \
  && find "$VIRTUAL_ENV" -name '__pycache__' -type d -prune -exec rm -rf {} +
 
+# Optional extra Spark jars (e.g. hadoop-aws + the AWS SDK bundle for s3a:// input_uri): every
+# docker/jars/*.jar joins Spark's classpath. None ship by default (see docker/jars/README.md).
+COPY docker/jars/ /tmp/extra-jars/
+RUN site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+ && find /tmp/extra-jars -maxdepth 1 -name '*.jar' -exec cp {} "$site/pyspark/jars/" \; \
+ && rm -rf /tmp/extra-jars
+
 # The entrypoint: `train` or `serve` (what SageMaker passes), anything else prints usage.
 COPY docker/entrypoint.sh /usr/local/bin/alsreco-entrypoint
 

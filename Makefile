@@ -2,8 +2,12 @@
 #
 #   make venv              .venv with requirements-dev.txt and the package (editable)
 #   make demo              train on the bundled sample, serve it, print recommendations
-#   make test              every tier: unit, integration, container (one pytest run)
-#   make test-unit | test-integration | test-container
+#   make test              lint (ruff), then every tier: unit, integration, container
+#   make test-unit | test-integration | test-container | lint
+#   make web               the storefront page + local API front on 127.0.0.1 (no AWS): http://127.0.0.1:8000/
+#   make synth             synthesize the CDK stack offline (infra/) into cdk.out, cfn-lint it
+#   (system packages - Java 17, nginx, and for `make test` Docker, wrk, chromium, ... - are
+#    installed with apt-get when run as root or with passwordless sudo: scripts/system-deps.sh)
 #   make image             docker build -t alsreco:latest .
 #   make bench             quality, training speed, serving load -> benchmarks/RESULTS.md
 #
@@ -18,10 +22,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.alsreco-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv check-python check-java demo test test-unit test-integration test-container image clean
+.PHONY: help venv system-deps system-deps-test check-python check-java demo test lint test-unit test-integration \
+        test-container image clean
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+
+system-deps:
+	@bash scripts/system-deps.sh demo
+
+system-deps-test:
+	@bash scripts/system-deps.sh test
 
 # --- environment ---------------------------------------------------------------------
 check-python:
@@ -51,19 +62,22 @@ check-java:
 venv: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-bench.txt pyproject.toml
-	@$(MAKE) --no-print-directory check-python check-java
+	@$(MAKE) --no-print-directory system-deps check-python check-java
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
 	@touch $@
 	@echo "venv ready: $(VENV) ($$($(BIN)/python --version))"
 
 # --- demo ----------------------------------------------------------------------------
-demo: venv
+demo: system-deps venv
 	$(BIN)/python scripts/demo.py
 
 # --- tests ---------------------------------------------------------------------------
-test: venv
+test: system-deps-test venv lint
 	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
 
 test-unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
@@ -81,12 +95,7 @@ BENCH_SIZES ?= sample,100k,1m,10m
 .PHONY: bench bench-deps bench-quality bench-train bench-serve bench-report
 
 bench-deps: venv
-	@command -v wrk >/dev/null 2>&1 || { \
-	  echo "installing wrk (apt-get) for the serving benchmark"; \
-	  if [ "$$(id -u)" = 0 ]; then s=; else s="sudo -n"; fi; \
-	  $$s apt-get install -y -qq wrk >/dev/null 2>&1 \
-	  || { $$s apt-get update -qq && $$s apt-get install -y -qq wrk >/dev/null; } \
-	  || { echo "error: wrk is missing (Debian/Ubuntu: sudo apt-get install -y wrk)"; exit 1; }; }
+	@bash scripts/system-deps.sh bench
 
 bench: bench-deps
 	$(BIN)/python -m benchmarks.quality
@@ -108,6 +117,24 @@ bench-serve: bench-deps
 
 bench-report: venv
 	$(BIN)/python -m benchmarks.report
+
+# --- storefront (api/, web/, infra/) --------------------------------------------------
+WEB_PORT ?= 8000
+API_PORT ?= 8765
+.PHONY: web web-screenshot synth test-storefront
+
+web: system-deps venv
+	$(BIN)/python scripts/web_front.py --web-port $(WEB_PORT) --api-port $(API_PORT)
+
+web-screenshot: system-deps-test venv
+	ALSRECO_SCREENSHOT=docs/storefront.png $(BIN)/pytest tests/web/test_page.py $(PYTEST_ARGS)
+
+synth: venv
+	$(BIN)/python -m infra.app --outdir cdk.out
+	$(BIN)/cfn-lint cdk.out/AlsrecoStorefront.template.json
+
+test-storefront: venv
+	$(BIN)/pytest tests/api tests/web tests/infra $(PYTEST_ARGS)
 
 # --- image ---------------------------------------------------------------------------
 image:

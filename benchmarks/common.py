@@ -233,7 +233,8 @@ def run_tracked(cmd: list[str], env: Mapping[str, str] | None = None, log_path: 
 def entry_point(name: str) -> list[str]:
     """The installed console script (`train` / `serve`) of this venv, else `python -m`."""
     script = BIN / name
-    return [str(script)] if script.exists() else [sys.executable, "-m", f"alsreco.{name}"]
+    module = {"train": "alsreco.train.main", "serve": "alsreco.serve"}[name]
+    return [str(script)] if script.exists() else [sys.executable, "-m", module]
 
 
 def make_opt_ml(base: Path, data: Iterable[Path] | Mapping[str, bytes], hyperparameters: Mapping[str, Any]) -> Path:
@@ -265,8 +266,8 @@ STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 MARKS = (  # log line -> label; times are seconds since the process started
     ("first_log", re.compile(r"INFO alsreco\.train: hyperparameters")),
     ("data_loaded", re.compile(r"INFO alsreco\.train: \d+ customers, \d+ products")),
-    ("spark_ready", re.compile(r"INFO alsreco\.spark: spark ")),
-    ("als_fit_done", re.compile(r"INFO alsreco\.training: ALS fit: ")),
+    ("spark_ready", re.compile(r"INFO alsreco\.train\.spark\.session: spark ")),
+    ("als_fit_done", re.compile(r"INFO alsreco\.train\.als: ALS fit: ")),
     ("model_written", re.compile(r"INFO alsreco\.train: model .* written")),
 )
 
@@ -309,11 +310,14 @@ def run_train(base: Path, env: Mapping[str, str] | None = None, timeout: float =
 
 
 def hp_defaults() -> dict[str, Any]:
-    """The product's defaults, read now (they live in alsreco/hyperparameters.py SCHEMA) with the
-    shipped als_spec.json layered on top, exactly as `train` resolves them."""
-    from alsreco import hyperparameters
-    spec = hyperparameters.shipped_spec_file()
-    layers = [(str(spec), hyperparameters.read_json_object(spec))] if spec.is_file() else []
+    """The product's defaults, read now (they live in alsreco/core/hyperparameters.py SCHEMA) with the
+    shipped als_spec.json (ALSRECO_SPEC_FILE, else the source tree's) layered on top, exactly as
+    `train` resolves them."""
+    from alsreco.core import hyperparameters
+    from alsreco.core.paths import read_json_object
+    from alsreco.core.settings import Settings
+    spec = Settings.from_env().spec_file or hyperparameters.source_spec_file()
+    layers = [(str(spec), read_json_object(spec))] if spec.is_file() else []
     return hyperparameters.merge(layers)
 
 

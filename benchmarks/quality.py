@@ -11,9 +11,9 @@ the model knows are scored, a customer counts when they bought >= 1 new known pr
 For each protocol the raw rows of the training part are written, in the original Online
 Retail layout, into a fresh /opt/ml tree and the real `train` entry point is run on it
 (`eval_days=0`: the hold-out is ours); the held-out part is scored from the model `train`
-wrote, with `alsreco.metrics`. Compared: popularity (distinct customers, from the same model),
+wrote, with `alsreco.train.metrics`. Compared: popularity (distinct customers, from the same model),
 the seed's setting (explicit ALS on counts, rank 10, 5 iterations, reg 0.01), our defaults
-(read from alsreco/hyperparameters.py + als_spec.json at run time), a small grid around them,
+(read from alsreco/core/hyperparameters.py + als_spec.json at run time), a small grid around them,
 and the `implicit` library (CPU) on the same training matrix. Mean and spread over seeds.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ REFERENCE = {  # from the issue: NDCG@10 measured earlier on this kind of machin
 # ----------------------------------------------------------------------------- data
 def load_raw(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The raw rows (strings, as in the file) and a cleaned view with the product's rules."""
-    from alsreco import hyperparameters
+    from alsreco.core import hyperparameters
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     hp = hyperparameters.defaults()
     customer = raw["CustomerID"].str.strip().str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
@@ -121,12 +121,12 @@ class Holdout:
         self.purchases = model.purchases
 
     def score(self, users: np.ndarray, items: np.ndarray) -> dict[str, float]:
-        from alsreco import metrics
+        from alsreco.train import metrics
         recs = metrics.top_k(np.asarray(users)[self.rows] @ np.asarray(items).T, K, self.purchases, self.rows)
         return metrics.ranking_metrics(recs, self.relevant, K, self.n_products)
 
     def score_popularity(self, popularity: np.ndarray) -> dict[str, float]:
-        from alsreco import metrics
+        from alsreco.train import metrics
         scores = np.broadcast_to(np.asarray(popularity, dtype=np.float32), (len(self.rows), self.n_products))
         recs = metrics.top_k(scores, K, self.purchases, self.rows)
         return metrics.ranking_metrics(recs, self.relevant, K, self.n_products)
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         (base / "run.json").write_text(json.dumps({k: res[k] for k in ("wall_seconds", "loadavg_after")}))
         return job, base, res
 
-    from alsreco.artifact import load_model
+    from alsreco.core.artifact import load_model
     per: dict[tuple[int, str], list[dict[str, float]]] = {}
     runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
     reference_model: dict[str, Path] = {}

@@ -80,9 +80,9 @@ def quality_section(q: dict[str, Any] | None, plots: Path, rel: str) -> tuple[st
                "from the issue's 27 / 134, which were counted under a different rule).\n")
     out.append(f"\nSeeds: {q['seeds']} (ALS `seed`; popularity has no seed). Every ALS model below was written by "
                "the real `train` entry point on the training part (`eval_days=0`), then the held-out part was "
-               "scored from the model files with `alsreco.metrics`. `implicit` library rows: CPU ALS on the same "
+               "scored from the model files with `alsreco.train.metrics`. `implicit` library rows: CPU ALS on the same "
                "training matrix (1 per bought pair, regularization 0.01, 15 iterations).\n")
-    out.append("Defaults when this ran (read from `alsreco/hyperparameters.py` + `als_spec.json`): `"
+    out.append("Defaults when this ran (read from `alsreco/core/hyperparameters.py` + `als_spec.json`): `"
                + json.dumps(q["defaults"]) + "`\n")
     for p in q["protocols"]:
         rows = []
@@ -234,8 +234,9 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
     failures = [f"- {r['size']} {k}: {r[k]['failed']}" for r in t["sizes"] for k in ("default_spark", "implicit")
                 if isinstance(r.get(k), dict) and r[k].get("failed")]
     out.append(_table(["size", "lines", "customers × products", "ratings", "`train` s", "peak MB (JVM)",
-                       "s/iter", "default-Spark s", "default-Spark peak MB", "train / default-Spark (factors ready / default-Spark)",
-                       "`implicit` s", "score all: product / numpy s", "load"], rows))
+                       "s/iter", "default-Spark s", "default-Spark peak MB",
+                       "train / default-Spark (factors ready / default-Spark)", "`implicit` s",
+                       "score all: product / numpy s", "load"], rows))
     if failures:
         out.append("\nFailed reference runs:\n\n" + "\n".join(failures) + "\n")
     out.append("\nThe default-Spark runs set a checkpoint directory (`setCheckpointDir`), the only non-default: "

@@ -13,7 +13,7 @@
   workers, after warm-up, for the sample model and for a larger synthetic model, to show the
   memory-mapped model is shared rather than copied per worker.
 - In-process scoring cost (Recommender directly, no HTTP) for one customer and for a batch of
-  1,000, at 4k and at 100k products (synthetic factors written with alsreco.artifact.write_model).
+  1,000, at 4k and at 100k products (synthetic factors written with alsreco.core.artifact.write_model).
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from alsreco.core.net import free_port, wait_for_http
 
 from . import common
 from .common import say
@@ -82,17 +83,11 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ----------------------------------------------------------------------------- models
 def synthetic_model(customers: int, products: int, rank: int, per_customer: int = 10, seed: int = 0):
     """A Model with random float32 factors and `per_customer` random purchases each."""
-    from alsreco import hyperparameters
-    from alsreco.artifact import Model, Purchases
+    from alsreco.core import hyperparameters
+    from alsreco.core.artifact import Model, Purchases
     rng = np.random.default_rng(seed)
     rows = np.repeat(np.arange(customers), per_customer)
     cols = rng.integers(0, products, size=len(rows))
@@ -131,19 +126,12 @@ class Serve:
         self.proc = subprocess.Popen(common.entry_point("serve"), env=env, stdout=self.fh, stderr=subprocess.STDOUT,
                                      preexec_fn=common.die_with_parent)
         deadline = time.monotonic() + 120
-        while True:
+        while not wait_for_http(self.url + "/ping", 0.5):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"serve exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"serve not ready after 120 s:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
 
     def memory(self) -> dict[str, Any]:
         procs = []
@@ -154,7 +142,7 @@ class Serve:
             except OSError:
                 continue
             role = ("nginx" if comm.startswith("nginx") else "supervisor" if pid == self.proc.pid
-                    else "gunicorn" if "alsreco.server" in cmd or "gunicorn" in comm else comm)
+                    else "gunicorn" if "alsreco.serve.gunicorn" in cmd or "gunicorn" in comm else comm)
             m = common.smaps_rollup(pid)
             procs.append({"pid": pid, "comm": comm, "role": role, "rss_mb": round(m.get("Rss", 0) / common.MB, 1),
                           "pss_mb": round(m.get("Pss", 0) / common.MB, 1),
@@ -202,8 +190,8 @@ def wrk_point(url: str, path: str, method: str, docs: list[str], concurrency: in
     script = tmp / f"wrk-{method}-{concurrency}.lua"
     script.write_text(lua)
     threads = max(1, min(concurrency, 2))
-    cmd = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{max(1, int(round(duration)))}s", "--timeout", "10s",
-           "-s", str(script), url + path]
+    cmd = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{max(1, int(round(duration)))}s",
+           "--timeout", "10s", "-s", str(script), url + path]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
@@ -292,8 +280,9 @@ def load_test(serve: Serve, customer_ids: list[str], concurrency: list[int], dur
 
 # ----------------------------------------------------------------------------- in-process
 def in_process(products_list: list[int], customers: int, rank: int, tmp: Path, repeats: int) -> list[dict[str, Any]]:
-    from alsreco.artifact import load_model, write_model
-    from alsreco.recommender import Recommender, Request
+    from alsreco.core.artifact import load_model, write_model
+    from alsreco.core.recommender import Recommender
+    from alsreco.core.rules import Request
     out = []
     for products in products_list:
         d = tmp / f"synthetic-{customers}x{products}"
@@ -341,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=work))
     rank = int(common.hp_defaults()["als_rank"])
-    from alsreco.artifact import load_model, write_model
+    from alsreco.core.artifact import load_model, write_model
 
     models: dict[str, Path] = {}
     model_info: dict[str, Any] = {}
@@ -361,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     write_model(synthetic_model(*big, rank), big_base / "model")
     models["large"] = big_base / "model"
     model_info["large"] = {"source": f"synthetic {big[0]:,} customers x {big[1]:,} products, rank {rank}, "
-                                     "10 purchases each (alsreco.artifact.write_model)"}
+                                     "10 purchases each (alsreco.core.artifact.write_model)"}
     for name, path in models.items():
         m = load_model(path)
         model_info[name].update(customers=len(m.customer_ids), products=len(m.product_ids),
@@ -395,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 srv.stop()
             memory.append({"model": name, "workers": n, "model_mb": model_info[name]["model_mb"], **mem})
-            say(f"  memory {name} workers={n}: total RSS {mem['total_rss_mb']:.0f} MB, PSS {mem['total_pss_mb']:.0f} MB")
+            say(f"  memory {name} workers={n}: total RSS {mem['total_rss_mb']:.0f} MB, "
+                f"PSS {mem['total_pss_mb']:.0f} MB")
 
     say("in-process scoring ...")
     scoring = in_process([300, 1000] if smoke else [4_000, 100_000], 2000 if smoke else 10_000, rank, tmp,

@@ -52,8 +52,8 @@ REFERENCE = {  # from the issue (2 cores): default-Spark end to end and implicit
 # ----------------------------------------------------------------------------- workers
 def spark_default_worker(ratings: Path, out: Path, settings: dict[str, Any]) -> None:
     """Plain `ALS().fit` in a fresh SparkSession with Spark's defaults; factors to .npy."""
-    from pyspark.sql import SparkSession
     from pyspark.ml.recommendation import ALS
+    from pyspark.sql import SparkSession
     t0 = time.monotonic()
     spark = (SparkSession.builder.master("local[*]").appName("default-spark-als")
              .config("spark.driver.memory", settings["driver_memory"]).getOrCreate())
@@ -131,8 +131,8 @@ def batch_scoring(model_dir: Path, max_customers: int = 30_000) -> dict[str, Any
     `max_customers` a seeded random subset is timed and the time scaled to all customers
     (linear: every customer costs the same matrix row); `train` itself always scores everyone
     (its timeline shows it between 'ALS fit done' and 'model written')."""
-    from alsreco.artifact import load_model
-    from alsreco.recommender import Recommender
+    from alsreco.core.artifact import load_model
+    from alsreco.core.recommender import Recommender
     model = load_model(model_dir, mmap=False)
     n = len(model.customer_ids)
     idx = np.arange(n)
@@ -205,8 +205,8 @@ def run_size(name: str, args, hp: dict[str, Any]) -> dict[str, Any]:
     settings = {"rank": hp["als_rank"], "iterations": 1 if args.smoke else hp["max_itter"],
                 "reg_param": hp["reg_param"], "alpha": hp["alpha"], "implicit_prefs": hp["implicit_prefs"],
                 "seed": hp["seed"]}
-    from alsreco import spark as spark_mod
-    settings["driver_memory"] = f"{max(1024, int(spark_mod.memory_limit_bytes() * 0.6 / common.MB))}m"
+    from alsreco.train.spark import resources
+    settings["driver_memory"] = f"{max(1024, int(resources.memory_limit_bytes() * 0.6 / common.MB))}m"
     parquet, npz = ratings_files(model_dir, work / f"{name}-ratings")
     for label, flag, src in (("default_spark", "--spark-default-worker", parquet),
                              ("implicit", "--implicit-worker", npz)):

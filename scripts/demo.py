@@ -2,7 +2,7 @@
 
 Runs the real `train` and `serve` of the venv (no Docker) on a temporary copy of
 local_test/test_dir (SAGEMAKER_BASE_DIR), serves on a free 127.0.0.1 port, and stops the
-server on the way out - also on Ctrl-C or SIGTERM. Standard library only.
+server on the way out - also on Ctrl-C or SIGTERM. Standard library (and alsreco.core.net) only.
 
     .venv/bin/python scripts/demo.py            (KEEP=1 keeps the temp directory)
 """
@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
+
+from alsreco.core.net import free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DIR = REPO / "local_test" / "test_dir"
@@ -61,12 +62,6 @@ def preflight() -> None:
                        "(Debian/Ubuntu: sudo apt-get install -y nginx)")
     if missing:
         fail("cannot run the demo:\n  - " + "\n  - ".join(missing))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def purchases(csv_path: Path, customers: set[str], names: dict[str, str]) -> dict[str, list[str]]:
@@ -128,13 +123,8 @@ def wait_ready(proc: subprocess.Popen, log: Path, url: str) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             fail(f"serve exited {proc.returncode} before answering /ping", log)
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
+        if wait_for_http(f"{url}/ping", 0.5):
+            return
     fail(f"serve did not answer /ping within {PING_DEADLINE:.0f}s", log)
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from alsreco import hyperparameters
+from alsreco.core import hyperparameters
 
 ROOT = Path(__file__).resolve().parent.parent
 

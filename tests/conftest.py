@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 import pytest
 
-from alsreco.paths import Paths
+from alsreco.core.paths import Paths
+from alsreco.core.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DIR = REPO / "local_test" / "test_dir"
@@ -42,9 +43,10 @@ def opt_ml(tmp_path) -> Callable[..., Paths]:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """One real local SparkSession for the whole run (JVM start-up is the slow part)."""
-    from alsreco import spark as spark_mod
+    from alsreco.train.spark import session as spark_mod
 
-    session = spark_mod.start(Paths(tmp_path_factory.mktemp("spark_opt_ml")))
+    base = tmp_path_factory.mktemp("spark_opt_ml")
+    session = spark_mod.start(Paths(base), Settings(base_dir=base))
     yield session
     spark_mod.stop(session)
 
@@ -52,10 +54,10 @@ def spark(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory, spark) -> Path:
     """A model trained by the real pipeline on the bundled Online Retail sample (local_test/test_dir)."""
-    from alsreco import train
+    from alsreco.train import main as train
 
     base = tmp_path_factory.mktemp("trained_opt_ml")
     shutil.copytree(TEST_DIR / "input", base / "input")
     paths = Paths(base)
-    train.run(paths, session=spark)
+    train.run(paths, Settings(base_dir=base), session=spark)
     return paths.model_dir

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from alsreco.core.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_DIR = REPO / "local_test" / "test_dir"
@@ -104,12 +105,6 @@ def stop_container(name: str, grace: int) -> tuple[float, dict, str]:
                                       check=True).stdout)[0]["State"]
     logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
     return elapsed, state, logs.stdout + logs.stderr
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def copy_test_dir(dest: Path, hyperparameters: dict | None = None) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from alsreco.core.net import free_port, wait_for_http
+
 pytestmark = pytest.mark.container
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _need(what: str, path: str | None) -> str:
@@ -47,11 +42,8 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, deadline: float = 60
     while time.monotonic() < end:
         if proc.poll() is not None:
             pytest.fail(f"{url}: process exited {proc.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            requests.get(url, timeout=2)
+        if wait_for_http(url, 0.5, ok=range(100, 600)):  # any HTTP answer: the server is up
             return
-        except requests.RequestException:
-            time.sleep(0.3)
     pytest.fail(f"{url} did not answer within {deadline}s:\n{log.read_text()[-2000:]}")
 
 
@@ -69,7 +61,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def moto(tmp_path):
     exe = _need("moto_server (pip install 'moto[server]')",
                 str(VENV_BIN / "moto_server") if (VENV_BIN / "moto_server").exists() else shutil.which("moto_server"))
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "moto.log"
     with log.open("w") as out:
         proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
@@ -85,7 +77,7 @@ def registry(tmp_path):
     exe = _need("docker-registry (apt-get install docker-registry)",
                 shutil.which("docker-registry") or ("/usr/bin/docker-registry"
                                                     if os.access("/usr/bin/docker-registry", os.X_OK) else None))
-    port = _free_port()
+    port = free_port()
     storage = tmp_path / "registry-data"
     storage.mkdir()
     config = tmp_path / "registry.yml"

@@ -49,7 +49,8 @@ test -f "$ALSRECO_SPEC_FILE"
 python -c 'import json,os; json.load(open(os.environ["ALSRECO_SPEC_FILE"]))'
 ldconfig -p | grep -q 'libblas.so.3 ' || { echo "no libblas.so.3"; exit 1; }
 for tool in gcc cc g++ make; do if command -v $tool; then echo "build tool left: $tool"; exit 1; fi; done
-test -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v '^lock$' | grep -v '^partial$')" || { echo "apt lists left"; exit 1; }
+test -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v '^lock$' |
+           grep -v '^partial$')" || { echo "apt lists left"; exit 1; }
 test -z "$(find /opt/venv -name '*.pyc' -print -quit)" || { echo "bytecode left"; exit 1; }
 test ! -d /root/.cache/pip || { echo "pip cache left"; exit 1; }
 echo OK

@@ -4,15 +4,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 import subprocess
 import time
 import uuid
 
 import pytest
+import requests
+
+from alsreco.core.net import free_port, wait_for_http
 
 from .conftest import stop_container
-import requests
 
 pytestmark = pytest.mark.container
 
@@ -21,21 +22,14 @@ pytestmark = pytest.mark.container
 def server(image, trained):
     """The serving container on 127.0.0.1:<free port>; yields (base_url, container_name)."""
     assert trained.returncode == 0, trained.logs[-3000:]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     name = f"alsreco-test-serve-{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080",
                     "-v", f"{trained.base}:/opt/ml", image, "serve"], check=True, capture_output=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
+        while not wait_for_http(f"{url}/ping", 0.5):
             running = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", name],
                                      capture_output=True, text=True).stdout.strip()
             if running != "true" or time.monotonic() > deadline:
@@ -87,7 +81,8 @@ def test_jsonlines_one_answer_per_line(server, payloads):
     r = requests.post(f"{url}/invocations", data=body, timeout=30,
                       headers={"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"})
     assert r.status_code == 200, r.text
-    lines = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+    assert not r.text.endswith("\n")  # one line per record, no trailing newline (batch transform)
+    lines = [json.loads(line) for line in r.text.split("\n")]
     assert [d["customer_id"] for d in lines] == ["17850", "13047", "new-1"]
     assert all(len(d["recommendations"]) == 3 for d in lines)
 

@@ -82,7 +82,7 @@ def test_docker_stop_during_training_ends_quickly_and_writes_failure(image, fres
         while time.monotonic() < deadline:
             r = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
             logs = r.stdout + r.stderr
-            if "alsreco.spark: spark" in logs:
+            if "alsreco.train.spark.session: spark" in logs:
                 break
             time.sleep(0.5)
         else:

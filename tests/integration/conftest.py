@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from alsreco.core.net import free_port, wait_for_http
 from tests.unit.conftest import write_synthetic
 
 STARTUP_DEADLINE = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Serve:
@@ -53,13 +47,15 @@ class Serve:
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError(f"serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                resp = requests.get(self.url + "/ping", timeout=2)
-                if resp.status_code in (200, 503) and resp.headers.get("Content-Type", "").startswith(
-                        "application/json") and "model server unavailable" not in resp.text:
+            if wait_for_http(self.url + "/ping", 0.5, ok=(200, 503)):
+                try:
+                    resp = requests.get(self.url + "/ping", timeout=2)
+                except requests.ConnectionError:
+                    resp = None
+                # nginx's own 503 (gunicorn not up yet) does not count: the app's does
+                if resp is not None and resp.headers.get("Content-Type", "").startswith("application/json") \
+                        and "model server unavailable" not in resp.text:
                     return resp
-            except requests.ConnectionError:
-                pass
             if time.monotonic() > end:
                 raise AssertionError(f"serve not ready after {deadline} s:\n{self.log()}")
             time.sleep(0.1)

@@ -10,28 +10,22 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from alsreco import cluster
+from alsreco.core.net import free_port
+from alsreco.train.cluster.daemons import spark_home
+from alsreco.train.cluster.network import alive_workers
 from tests.conftest import TEST_DIR
 
 pytestmark = pytest.mark.integration
 
 START_DEADLINE = 120.0
 TRAIN_TIMEOUT = 900
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _master_json(ui_port: int) -> dict:
@@ -52,9 +46,9 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture
 def standalone(tmp_path):
     """A Spark master + one worker (2 cores, 2 GiB) on 127.0.0.1; stopped afterwards."""
-    home = cluster.spark_home()
+    home = spark_home()
     spark_class = os.path.join(home, "bin", "spark-class")
-    port, ui, wport, wui = (_free_port() for _ in range(4))
+    port, ui, wport, wui = (free_port() for _ in range(4))
     env = {**os.environ, "SPARK_HOME": home, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1",
            "SPARK_DAEMON_MEMORY": "512m", "SPARK_DAEMON_JAVA_OPTS": "-Dlog4j2.level=warn",
            "SPARK_WORKER_DIR": str(tmp_path / "work"), "PYSPARK_PYTHON": sys.executable}
@@ -76,7 +70,7 @@ def standalone(tmp_path):
                 if p.poll() is not None:
                     pytest.fail(f"spark {name} exited {p.returncode}:\n{logs[name].read_text()[-3000:]}")
             try:
-                if len(cluster.alive_workers(_master_json(ui))) == 1:
+                if len(alive_workers(_master_json(ui))) == 1:
                     break
             except OSError:
                 pass
@@ -96,7 +90,7 @@ def test_train_attaches_to_an_existing_standalone_cluster(standalone, tmp_path):
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "SPARK_MASTER": standalone["url"],
            "SPARK_LOCAL_IP": "127.0.0.1", "ALSRECO_DRIVER_MEMORY": "1g"}
     env.pop("ALSRECO_SPARK_CONF", None)
-    r = subprocess.run([sys.executable, "-m", "alsreco.train"], env=env, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "alsreco.train.main"], env=env, capture_output=True, text=True,
                        timeout=TRAIN_TIMEOUT)
     logs = r.stdout + r.stderr
     assert r.returncode == 0, logs[-4000:]

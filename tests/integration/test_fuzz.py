@@ -14,9 +14,9 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alsreco.app import create_app
-from alsreco.codecs import SINGLE_FIELDS
-from alsreco.server import Settings
+from alsreco.core.settings import Settings
+from alsreco.serve.app import create_app
+from alsreco.serve.codecs.fields import SINGLE_FIELDS
 from tests.unit.conftest import CUSTOMERS, PRODUCTS, write_synthetic
 
 TYPES = ["application/json", "application/jsonlines", "text/csv"]
@@ -49,7 +49,8 @@ def csv_body(rows: list[list[str]]) -> str:
 
 bodies = st.one_of(
     json_body.map(lambda doc: json.dumps(doc).encode()),
-    st.lists(json_body.map(json.dumps) | st.text(max_size=20), max_size=5).map(lambda ls: "\n".join(ls).encode("utf-8", "surrogatepass")),
+    st.lists(json_body.map(json.dumps) | st.text(max_size=20), max_size=5).map(
+        lambda ls: "\n".join(ls).encode("utf-8", "surrogatepass")),
     st.lists(st.lists(st.text(max_size=8) | some_id.map(str), max_size=3), max_size=5).map(
         lambda rows: csv_body(rows).encode("utf-8", "surrogatepass")),
     st.binary(max_size=200),

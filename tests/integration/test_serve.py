@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import requests
 
-from alsreco.artifact import load_model
+from alsreco.core.artifact import load_model
 from tests.unit.conftest import A_PRODUCTS, B_PRODUCTS, VERSION
 
 pytestmark = pytest.mark.integration

@@ -101,7 +101,7 @@ def test_killed_worker_is_replaced_while_requests_succeed(serve_factory):
     srv = serve_factory(workers=2)
     write_synthetic(srv.base / "model")
     srv.wait_ready()
-    master = child(srv.proc.pid, "alsreco.server")
+    master = child(srv.proc.pid, "alsreco.serve.gunicorn")
     workers = wait_for(lambda: (w := set(children(master))) and len(w) == 2 and w, 15, "two workers")
     victim = sorted(workers)[0]
     os.kill(victim, signal.SIGKILL)
@@ -119,7 +119,7 @@ def test_killed_worker_is_replaced_while_requests_succeed(serve_factory):
     assert srv.proc.poll() is None
 
 
-@pytest.mark.parametrize("which", ["nginx", "alsreco.server"])
+@pytest.mark.parametrize("which", ["nginx", "alsreco.serve.gunicorn"])
 def test_a_dead_child_stops_the_other_and_serve_fails(serve_factory, which):
     srv = serve_factory()
     write_synthetic(srv.base / "model")
@@ -135,7 +135,7 @@ def test_a_dead_child_stops_the_other_and_serve_fails(serve_factory, which):
 
 def _python_for(drop: list[str]) -> tuple[str, dict[str, str]] | None:
     """An interpreter the unprivileged user can run, also from inside Python (nested exec)."""
-    check = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import alsreco.app'], check=True)"
+    check = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import alsreco.serve.app'], check=True)"
     site = sysconfig.get_paths()["purelib"]
     repo = Path(__file__).resolve().parents[2]
     version = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alsreco import artifact, train
-from alsreco.paths import Paths
+from alsreco.core import artifact
+from alsreco.core.paths import Paths
+from alsreco.core.settings import Settings
+from alsreco.train import main as train
 
 from ..conftest import SAMPLE_CSV
 
@@ -79,7 +81,7 @@ def test_console_script_user_error_writes_failure_and_no_model(opt_ml):
 
 def test_missing_column_is_a_user_error(opt_ml):
     paths = opt_ml(files={"a.csv": "customer,product,quantity\nc1,p1,1\n"})
-    res = run_cli(paths, sys.executable, "-m", "alsreco.train")
+    res = run_cli(paths, sys.executable, "-m", "alsreco.train.main")
     assert res.returncode == 2
     assert "no date column found" in paths.failure_file.read_text()
 
@@ -94,7 +96,7 @@ def test_algorithm_error_is_told_apart(opt_ml):
 
 def test_module_entry_point_end_to_end(opt_ml):
     paths = opt_ml(files={"part/a.csv": SAMPLE_HEAD}, hyperparameters={"max_itter": 3, "eval_days": 2})
-    res = run_cli(paths, sys.executable, "-m", "alsreco.train")
+    res = run_cli(paths, sys.executable, "-m", "alsreco.train.main")
     assert res.returncode == 0, res.stderr[-3000:]
     assert not paths.failure_file.exists()
     assert "metric: model.ndcg_at_10=" in res.stderr and "metric: popularity.ndcg_at_10=" in res.stderr
@@ -142,7 +144,7 @@ def _sigterm_and_check(proc: subprocess.Popen, paths: Paths) -> str:
 def test_sigterm_while_fitting_stops_training_cleanly(opt_ml):
     paths = opt_ml(files={"a.csv": SAMPLE_CSV.read_text()}, hyperparameters={"max_itter": 50})
     proc = _start_train(paths)
-    _wait_for(proc, "alsreco.spark")  # Spark is up: the next seconds are spent inside ALS fits
+    _wait_for(proc, "alsreco.train.spark.session: spark")  # Spark is up: the next seconds are spent inside ALS fits
     assert _jvms_of(paths), "the test must catch the JVM while it runs"
     _sigterm_and_check(proc, paths)
 
@@ -158,7 +160,7 @@ def test_sigterm_while_the_jvm_starts_leaves_no_jvm_behind(opt_ml):
 def test_every_ranking_type_trains(opt_ml, spark, kind):
     paths = opt_ml(files={"a.csv": SAMPLE_HEAD},
                    hyperparameters={"ranking_type": kind, "max_itter": 2, "eval_days": 0, "als_rank": 4})
-    meta = train.run(paths, session=spark)
+    meta = train.run(paths, Settings(base_dir=paths.base), session=spark)
     model = artifact.load_model(paths.model_dir)
     assert meta["als"]["ranking_type"] == kind and model.version == meta["model_version"]
     assert model.purchases.data.dtype == np.float32
@@ -170,7 +172,7 @@ def test_explicit_als_and_retention_date(opt_ml, spark):
     paths = opt_ml(files={"a.csv": SAMPLE_HEAD},
                    hyperparameters={"implicit_prefs": "False", "max_itter": 2, "eval_days": 0,
                                     "retention_date": "20101202", "retention_days": 1})
-    meta = train.run(paths, session=spark)
+    meta = train.run(paths, Settings(base_dir=paths.base), session=spark)
     assert meta["retention_date"] == "2010-12-02" and meta["data"]["dropped"]["after_as_of"] > 0
     assert meta["data"]["last_date"] < "2010-12-03"
     model = artifact.load_model(paths.model_dir)
@@ -183,7 +185,7 @@ def test_input_uri_is_read_by_spark_instead_of_the_channel(opt_ml, spark, tmp_pa
     source.write_text(SAMPLE_HEAD)
     paths = opt_ml(files={}, hyperparameters={"input_uri": f"file://{source.parent}", "max_itter": 2,
                                               "eval_days": 0})
-    meta = train.run(paths, session=spark)
+    meta = train.run(paths, Settings(base_dir=paths.base), session=spark)
     assert meta["data"]["channel"] == f"file://{source.parent}" and meta["data"]["input_mode"] == "uri"
     assert meta["data"]["rows_read"] == 5999
     expected = data_rows_used(source)
@@ -192,14 +194,15 @@ def test_input_uri_is_read_by_spark_instead_of_the_channel(opt_ml, spark, tmp_pa
 
 
 def test_unreadable_input_uri_is_a_user_error(opt_ml, spark, tmp_path):
-    from alsreco.errors import UserError
+    from alsreco.core.errors import UserError
 
     paths = opt_ml(files={}, hyperparameters={"input_uri": f"file://{tmp_path}/nothing-here"})
     with pytest.raises(UserError, match="input_uri .* cannot be read"):
-        train.run(paths, session=spark)
+        train.run(paths, Settings(base_dir=paths.base), session=spark)
 
 
 def data_rows_used(path: Path) -> int:
-    from alsreco import data, hyperparameters
+    from alsreco.core import hyperparameters
+    from alsreco.train.inputs import read
 
-    return data.load([path], hyperparameters.defaults())[1].rows_used
+    return read.load([path], hyperparameters.defaults())[1].rows_used

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alsreco import hyperparameters
-from alsreco.artifact import Model, Purchases, write_model
-from alsreco.recommender import Recommender
+from alsreco.core import hyperparameters
+from alsreco.core.artifact import Model, Purchases, write_model
+from alsreco.core.recommender import Recommender
 
 A_PRODUCTS = ["85123A", "71053", "84406B", "84029G", "84029E", "22752",
               "21730", "22633", "22632", "84879", "22745", "22748"]

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from alsreco import server
-from alsreco.app import create_app
-from alsreco.artifact import METADATA
-from alsreco.server import Settings
+from alsreco.core.artifact import METADATA
+from alsreco.core.errors import UserError
+from alsreco.core.settings import Settings
+from alsreco.serve import gunicorn, nginx
+from alsreco.serve.app import create_app
 from tests.unit.conftest import A_PRODUCTS, VERSION, write_synthetic
 
 SETTINGS = Settings(workers=3)
@@ -41,17 +42,18 @@ def test_ping_ok_with_model(client):
     assert resp.status_code == 200 and resp.get_json() == {"status": "ok", "model_version": VERSION}
 
 
-def test_ping_503_without_model_then_picks_it_up(tmp_path):
+def test_ping_503_without_model_and_for_an_incomplete_one(tmp_path):
+    """The app loads the model once (in the gunicorn master); a model that appears later is
+    picked up by `serve` restarting gunicorn (tests/integration/test_serve_process.py)."""
     model_dir = tmp_path / "model"
-    app = create_app(model_dir, SETTINGS)
-    client = app.test_client()
+    client = create_app(model_dir, SETTINGS).test_client()
     assert_error(client.get("/ping"), 503, "no model directory")
-    assert_error(post(client, {"customer_id": "17850"}), 503)
+    assert_error(post(client, {"customer_id": "17850"}), 503, "no model directory")
     write_synthetic(model_dir)
     (model_dir / METADATA).unlink()
-    app.extensions["alsreco.model"].retry_seconds = 0
-    assert_error(client.get("/ping"), 503, "incomplete", METADATA)
+    assert_error(create_app(model_dir, SETTINGS).test_client().get("/ping"), 503, "incomplete", METADATA)
     write_synthetic(model_dir)
+    client = create_app(model_dir, SETTINGS).test_client()
     assert client.get("/ping").status_code == 200
     assert post(client, {"customer_id": "17850"}).status_code == 200
 
@@ -62,13 +64,16 @@ def test_ping_503_for_an_inconsistent_model(tmp_path):
     assert_error(create_app(model_dir, SETTINGS).test_client().get("/ping"), 503, "item_factors")
 
 
-def test_create_app_reads_the_model_dir_from_the_environment(tmp_path, monkeypatch):
+def test_create_app_takes_the_model_dir_from_its_settings_not_the_environment(tmp_path, monkeypatch):
     write_synthetic(tmp_path / "model")
-    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
-    monkeypatch.setenv("MODEL_SERVER_WORKERS", "5")
-    client = create_app().test_client()
+    client = create_app(settings=Settings(base_dir=tmp_path, workers=5)).test_client()
     assert client.get("/ping").status_code == 200
     assert client.get("/execution-parameters").get_json()["MaxConcurrentTransforms"] == 5
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))  # only Settings.from_env() reads it
+    monkeypatch.setenv("MODEL_SERVER_WORKERS", "5")
+    app = create_app()
+    assert app.extensions["alsreco.model"].model_dir == Settings().base_dir / "model"
+    assert app.extensions["alsreco.settings"] == Settings()
 
 
 # ----------------------------------------------------------------- invocations
@@ -156,7 +161,7 @@ def test_client_errors(client):
     assert_error(post(client, {"customer_id": "1"}, accept="text/html"), 406, "text/html")
     assert_error(post(client, {"customer_id": "1", "k": 0}), 400, "k must be")
     assert_error(post(client, '{"customer_id": ', "application/json"), 400, "not valid JSON")
-    assert_error(post(client, b"\xff\x00", "text/csv"), 400, "UTF-8")
+    assert_error(post(client, b"\xff\x00", "text/csv"), 400, "not valid utf-8")
     assert_error(post(client, {"customer_ids": list(range(10_001))}), 413, "too many customers")
     assert_error(client.get("/invocations"), 405)
     assert_error(client.get("/nope"), 404)
@@ -168,6 +173,48 @@ def test_body_over_the_limit_is_413(client):
     big = create_app(client.application.extensions["alsreco.model"].model_dir,
                      Settings(max_payload_mb=8)).test_client()
     assert post(big, b'"17850"' + b" " * (7 * 1024 * 1024)).status_code == 200
+
+
+def test_batch_mode_lifts_the_customer_cap_and_answers_line_for_line(model_dir):
+    ids = [f"c{i}" if i % 3 else "17850" for i in range(12_000)]
+    body = "\n".join(json.dumps({"customer_id": c, "k": 1}) for c in ids) + "\n"
+    batch = create_app(model_dir, Settings(batch=True)).test_client()
+    resp = post(batch, body, "application/jsonlines", "application/jsonlines")
+    assert resp.status_code == 200, resp.data[:300]
+    text = resp.get_data(as_text=True)
+    assert not text.endswith("\n")  # AssembleWith=Line adds one newline per response: no blank lines
+    out = text.split("\n")
+    assert len(out) == 12_000
+    assert [json.loads(line)["customer_id"] for line in out] == ids
+    real_time = create_app(model_dir, Settings(batch=False)).test_client()
+    assert_error(post(real_time, body, "application/jsonlines"), 413, "12000 > 10000")
+
+
+@pytest.mark.parametrize("accept", ["application/jsonlines", "text/csv"])
+def test_text_responses_have_one_line_per_record_and_no_trailing_newline(client, accept):
+    resp = post(client, "17850\n16098\nnobody\n", "text/csv", accept)
+    assert resp.status_code == 200
+    text = resp.get_data(as_text=True)
+    assert not text.endswith("\n")
+    lines = text.split("\n")
+    if accept == "application/jsonlines":
+        assert [json.loads(x)["customer_id"] for x in lines] == ["17850", "16098", "nobody"]
+    else:
+        assert lines[0] == "customer_id,rank,product_id,score,reason" and len(lines) == 1 + 3 * 5
+
+
+def test_execution_parameters_report_the_payload_setting(model_dir):
+    client = create_app(model_dir, Settings(workers=2, max_payload_mb=20)).test_client()
+    assert client.get("/execution-parameters").get_json() == {
+        "MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 20}
+
+
+def test_error_responses_carry_the_model_version_once_a_model_is_loaded(client, tmp_path):
+    resp = post(client, {"customer_id": "1", "k": 0})
+    assert resp.status_code == 400 and resp.headers["X-Model-Version"] == VERSION
+    assert client.get("/nope").headers["X-Model-Version"] == VERSION
+    empty = create_app(tmp_path / "no-model", SETTINGS).test_client()
+    assert "X-Model-Version" not in post(empty, {"customer_id": "1"}).headers
 
 
 def test_unexpected_errors_are_json_500(client, monkeypatch):
@@ -201,19 +248,28 @@ def test_settings_from_env():
     assert Settings.from_env({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}).max_body_bytes == 20 * 1024 * 1024
     d = Settings.from_env({})
     assert d.port == 8080 and d.timeout == 60 and d.workers >= 1
-    with pytest.raises(SystemExit, match="MODEL_SERVER_WORKERS"):
+    with pytest.raises(UserError, match="MODEL_SERVER_WORKERS"):
         Settings.from_env({"MODEL_SERVER_WORKERS": "many"})
-    with pytest.raises(SystemExit, match="MODEL_SERVER_WORKERS"):
+    with pytest.raises(UserError, match="MODEL_SERVER_WORKERS"):
         Settings.from_env({"MODEL_SERVER_WORKERS": "0"})
 
 
 def test_nginx_conf_timeouts_limits_and_paths(tmp_path, monkeypatch):
-    conf = server.nginx_conf(Settings(port=9001, timeout=90, max_payload_mb=12), tmp_path, tmp_path / "g.sock")
+    conf = nginx.nginx_conf(Settings(port=9001, timeout=90, max_payload_mb=12), tmp_path, tmp_path / "g.sock")
     assert "listen 0.0.0.0:9001;" in conf and "client_max_body_size 12m;" in conf
     assert "proxy_read_timeout 100s;" in conf and f"server unix:{tmp_path}/g.sock;" in conf
     assert f"pid {tmp_path}/nginx.pid;" in conf and "daemon off;" in conf
-    assert "return 413 '{\"error\"" in conf
-    monkeypatch.setattr(server.os, "geteuid", lambda: 12345)
-    assert "user " not in server.nginx_conf(Settings(), tmp_path, tmp_path / "g.sock")
-    opts = server.gunicorn_options(Settings(workers=2, timeout=30), tmp_path / "g.sock")
+    assert "error_page 413 /__alsreco_errors/413.json;" in conf and "error_page 494 =431 " in conf
+    assert json.loads(nginx.error_bodies(Settings(max_payload_mb=12))["413.json"]) == {
+        "error": "request body is larger than 12 MB", "status": 413}
+    # the SIGTERM budget fits SageMaker's 30 s: nginx drains, then gunicorn, inside serve's deadline
+    s = Settings()
+    assert f"worker_shutdown_timeout {s.drain_seconds}s;" in conf
+    assert s.drain_seconds + s.graceful_timeout <= s.stop_seconds < 30
+    monkeypatch.setattr(nginx.os, "geteuid", lambda: 12345)
+    assert "user " not in nginx.nginx_conf(Settings(), tmp_path, tmp_path / "g.sock")
+    opts = gunicorn.gunicorn_options(Settings(workers=2, timeout=30), tmp_path / "g.sock")
     assert opts["preload_app"] is True and opts["workers"] == 2 and opts["timeout"] == 30
+    assert opts["worker_class"] == "gthread" and opts["threads"] == Settings().threads > 1
+    assert opts["bind"] == f"unix:{tmp_path}/g.sock"
+    assert opts["accesslog"] is None  # the app logs one line per request itself

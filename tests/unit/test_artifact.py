@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from alsreco import artifact
-from alsreco.errors import ModelError
+from alsreco.core import artifact
+from alsreco.core.errors import ModelError
 
 
 def tiny_model(**overrides):

@@ -6,9 +6,11 @@ import pytest
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from alsreco import codecs
-from alsreco.codecs import CSV, JSON, JSONL, HttpError, RecordError
-from alsreco.recommender import Prediction, Recommendation, Request
+from alsreco.core.rules import Prediction, Recommendation, Request
+from alsreco.serve import codecs
+from alsreco.serve.codecs import CSV, JSON, JSONL, HttpError, Limits, RecordError
+from alsreco.serve.codecs.base import MAX_CUSTOMERS
+from alsreco.serve.codecs.fields import MAX_IDS
 
 
 def accept(header: str) -> MIMEAccept:
@@ -111,7 +113,7 @@ def test_json_anonymous_basket_is_allowed():
     (b'[1, [2]]', "body[1]"),
     (b'true', "request"),
     (b'{"customer_id": "1"', "JSON"),
-    (b'\xff\xfe\x00', "UTF-8"),
+    (b'\xff\xfe\x00', "not valid utf-8"),
     (b'[' * 100_000, "nested too deeply"),
     (b'{"customer_id": "\\ud800"}', "customer_id"),
     (b'{"customer_id": "1", "include_items": ["x", "\\udfff"]}', "include_items[1]"),
@@ -123,16 +125,26 @@ def test_json_errors_are_400_naming_the_field(body, field):
 
 
 def test_too_many_customers_is_413():
-    ids = list(range(codecs.MAX_CUSTOMERS + 1))
+    ids = list(range(MAX_CUSTOMERS + 1))
     for body, kind in [(json.dumps({"customer_ids": ids}), JSON), (json.dumps(ids), JSON),
                        ("\n".join(map(str, ids)), CSV), ("\n".join(map(str, ids)), JSONL)]:
         code, msg = status(codecs.decode, body.encode(), kind)
         assert code == 413 and "too many customers" in msg
-    assert len(codecs.decode(json.dumps(ids[:-1]).encode(), JSON)) == codecs.MAX_CUSTOMERS
+    assert len(codecs.decode(json.dumps(ids[:-1]).encode(), JSON)) == MAX_CUSTOMERS
+
+
+def test_no_customer_cap_in_batch_mode():
+    ids = list(range(12_000))
+    unlimited = Limits(max_customers=None)
+    for body, kind in [(json.dumps({"customer_ids": ids}), JSON), (json.dumps(ids), JSON),
+                       ("\n".join(map(str, ids)), CSV), ("\n".join(map(str, ids)), JSONL)]:
+        got = codecs.decode(body.encode(), kind, unlimited)
+        assert [r.customer_id for r in got] == [str(i) for i in ids]
+    assert Limits().max_customers == MAX_CUSTOMERS == 10_000
 
 
 def test_id_lists_are_capped():
-    body = json.dumps({"customer_id": "1", "candidates": ["x"] * (codecs.MAX_IDS + 1)}).encode()
+    body = json.dumps({"customer_id": "1", "candidates": ["x"] * (MAX_IDS + 1)}).encode()
     code, msg = status(codecs.decode, body, JSON)
     assert code == 400 and "candidates" in msg
 
@@ -204,9 +216,29 @@ def test_encode_jsonlines_one_line_per_record():
     assert err == {"error": "line 2: bad"} and last["recommendations"] == []
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 50])
+def test_jsonlines_body_of_n_records_has_exactly_n_lines_and_no_trailing_newline(n):
+    """Batch transform (AssembleWith=Line) appends a newline after every response: a body ending
+    in one would put a blank line into the output file."""
+    results = [PREDS[i % len(PREDS)] for i in range(n)]
+    text = codecs.encode(results, JSONL, "v1")
+    assert not text.endswith("\n")
+    assert text.count("\n") == n - 1 and len(text.split("\n")) == n
+    assert all(json.loads(line) for line in text.split("\n"))
+
+
 def test_encode_csv():
     text = codecs.encode([PREDS[0], PREDS[2]], CSV, "v1")
-    assert text.splitlines() == ["customer_id,rank,product_id,score,reason",
-                                 "17850,1,85123A,0.93,model", "17850,2,22960,0.5,forced"]
+    assert text == "customer_id,rank,product_id,score,reason\n17850,1,85123A,0.93,model\n17850,2,22960,0.5,forced"
     code, msg = status(codecs.encode, PREDS, CSV, "v1")
     assert code == 400 and "line 2: bad" in msg and "jsonlines" in msg
+
+
+def test_csv_body_has_one_line_per_row_and_no_trailing_newline():
+    preds = [Prediction(str(c), True, [Recommendation(f"P{j}", 1.0 - j / 10, "model") for j in range(3)])
+             for c in range(4)]
+    text = codecs.encode(preds, CSV, "v1")
+    assert not text.endswith("\n")
+    lines = text.split("\n")
+    assert len(lines) == 1 + 4 * 3 and lines[0] == "customer_id,rank,product_id,score,reason"
+    assert codecs.encode([Prediction("x", False, [])], CSV, "v1") == "customer_id,rank,product_id,score,reason"

@@ -1,12 +1,12 @@
 import gzip
 import os
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from alsreco import channels, data, hyperparameters as h
-from alsreco.errors import UserError
+from alsreco.core import hyperparameters as h
+from alsreco.core.errors import UserError
+from alsreco.train.inputs import channels, layout, read
 
 from ..conftest import SAMPLE_CSV
 
@@ -18,11 +18,11 @@ def uci(*rows: str) -> str:
 
 
 def load(paths, **hp):
-    return data.load(channels.discover(paths).files, h.merge([("test", hp)]))
+    return read.load(channels.discover(paths).files, h.merge([("test", hp)]))
 
 
 def test_bundled_sample_counts_every_drop_rule():
-    df, report = data.load([SAMPLE_CSV], h.defaults())
+    df, report = read.load([SAMPLE_CSV], h.defaults())
     assert report.rows_read == 28492
     assert report.dropped["missing_customer"] == 10003
     assert report.dropped["cancelled"] == 386
@@ -203,3 +203,17 @@ def test_quoted_delimiters_inside_fields(opt_ml):
     paths = opt_ml(files={"a.csv": uci('1,P1,"MUG, RED",2,12/1/10 8:26,1,100,UK')})
     df, report = load(paths)
     assert df["description"].tolist() == ["MUG, RED"] and report.malformed == 0
+
+
+def test_layout_is_sniffed_from_the_first_lines(tmp_path):
+    plain = tmp_path / "a.csv"
+    plain.write_text(uci("1,P1,a,1,12/1/10 8:26,1,100,UK"))
+    got = layout.sniff(plain, h.defaults())
+    assert (got.kind, got.delimiter, got.header, got.compression) == ("csv", ",", True, None)
+    assert got.columns["customer"] == "CustomerID" and got.columns["product"] == "StockCode"
+    packed = tmp_path / "b"
+    packed.write_bytes(gzip.compress(b"c1|p1|3|2020-01-05\n"))
+    got = layout.sniff(packed, h.defaults())
+    assert (got.delimiter, got.header, got.compression) == ("|", False, "gzip")
+    assert got.columns == {"customer": 0, "product": 1, "quantity": 2, "date": 3}
+

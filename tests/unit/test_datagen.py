@@ -1,6 +1,7 @@
 import numpy as np
 
-from alsreco import data, hyperparameters as h
+from alsreco.core import hyperparameters as h
+from alsreco.train.inputs import read
 from benchmarks import datagen
 
 
@@ -13,6 +14,6 @@ def test_generator_is_seeded_power_law_and_readable_by_train(tmp_path):
                                  .astype(int)))[::-1]
     assert counts[:10].sum() > 10 * counts[len(counts) // 2]  # heavy head, long tail
     path = datagen.write(a, tmp_path / "gen.csv.gz")
-    df, report = data.load([path], h.defaults())
+    df, report = read.load([path], h.defaults())
     assert report.rows_used == 20_000 and report.malformed == 0
     assert df["date"].min() >= np.datetime64("2011-01-01")

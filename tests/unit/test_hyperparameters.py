@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from alsreco import hyperparameters as h
-from alsreco.errors import UserError
-from alsreco.paths import Paths
+from alsreco.core import hyperparameters as h
+from alsreco.core.errors import UserError
+from alsreco.core.paths import Paths
 
 from ..conftest import REPO
 
@@ -87,8 +87,9 @@ def test_bad_json_file_is_a_user_error(tmp_path):
 def test_shipped_spec_matches_schema_defaults():
     shipped = json.loads((REPO / "als_spec.json").read_text())
     assert shipped == json.loads(json.dumps(h.defaults()))
-    assert h.shipped_spec_file({}) == REPO / "als_spec.json"
+    assert h.source_spec_file() == REPO / "als_spec.json"
     assert h.load(Paths(REPO / "no-such-dir")) == h.defaults()
+    assert h.load(Paths(REPO / "no-such-dir"), shipped=REPO / "als_spec.json") == h.defaults()
 
 
 def test_readme_table_is_generated_from_the_schema():

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsreco import hyperparameters as h, ratings
+from alsreco.core import hyperparameters as h
+from alsreco.train import ratings
 
 
 def lines():

@@ -3,12 +3,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
-from alsreco import hyperparameters
 import pytest
 
-from alsreco.artifact import Model, Purchases
-from alsreco.recommender import Recommender, Request, Rules
+from alsreco.core import hyperparameters
+from alsreco.core.artifact import Model, Purchases
+from alsreco.core.recommender import Recommender
+from alsreco.core.rules import Request, Rules
 from tests.unit.conftest import A_PRODUCTS, B_PRODUCTS, CUSTOMERS, NEW, PRODUCTS, make_model
 
 
@@ -198,7 +198,7 @@ def test_batch_equals_single(rec, rules):
 
 @pytest.mark.parametrize("limit", ["BLOCK_ROWS", "BLOCK_CELLS"])
 def test_batch_chunks_large_blocks(rec, monkeypatch, limit):
-    monkeypatch.setattr(f"alsreco.recommender.{limit}", 3 if limit == "BLOCK_ROWS" else 3 * len(PRODUCTS))
+    monkeypatch.setattr(f"alsreco.core.recommender.{limit}", 3 if limit == "BLOCK_ROWS" else 3 * len(PRODUCTS))
     idx = np.array([5, 0, 19, 7, 7, 12, 1])
     assert rec.recommend_block(idx, 4) == [rec.recommend(Request(CUSTOMERS[i], k=4)).recommendations
                                            for i in idx]

@@ -1,0 +1,226 @@
+"""Hyperparameter schema, layering and coercion.
+
+One schema (name, type, default, allowed values, help) drives parsing, validation, the
+shipped `als_spec.json` and the README table. Sources, lowest to highest precedence:
+built-in defaults -> `als_spec.json` shipped with the package -> `/opt/ml/input/config/
+als_spec.json` -> `/opt/ml/input/config/hyperparameters.json`. SageMaker passes every value
+as a string (`"10"`, `"\"10\""`, `"True"`, `"[1, 2]"`); each is coerced to its declared type.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import UserError
+from .paths import read_json_object
+from .values import COERCERS, check_date_formats, unwrap
+
+DEFAULT_NON_PRODUCT_CODES = (
+    "POST", "DOT", "M", "m", "D", "C2", "C3", "S", "B", "CRUK", "PADS",
+    "BANK CHARGES", "AMAZONFEE", "ADJUST", "ADJUST2", "TEST001", "TEST002",
+)
+RANKING_TYPES = ("incident", "count", "total_qty", "normalize_count", "log_qty")
+DELIMITERS = ("", ",", ";", "|", "\t", "tab")
+CANCELLATION_RULES = ("auto", "c_prefix", "none")
+ALIASES = {"max_iter": "max_itter"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # int | float | bool | str | date | list
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    group: str = "model"
+    check: Callable[[Any], None] | None = None  # raises ValueError(reason) for a value of the right type
+
+    def allowed(self) -> str:
+        if self.choices is not None:
+            shown = ["(empty)" if c == "" else repr(c) if c == "\t" else c for c in self.choices]
+            return "one of " + ", ".join(str(c) for c in shown)
+        if self.type == "date":
+            return "a date YYYYMMDD, or empty for the last date in the data"
+        if self.type == "bool":
+            return "true or false"
+        if self.type == "list":
+            return "a JSON list of strings or a comma-separated string"
+        lo = "-inf" if self.min is None else _num(self.min)
+        hi = "inf" if self.max is None else _num(self.max)
+        kind = "an integer" if self.type == "int" else "a number" if self.type == "float" else "text"
+        if self.min is None and self.max is None:
+            return kind
+        return f"{kind} in [{lo}, {hi}]"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+SCHEMA: tuple[Param, ...] = (
+    # --- the model --------------------------------------------------------
+    Param("ranking_type", "str", "count",
+          "How purchases become one rating per (customer, product): incident = 1 per pair, "
+          "count = purchase lines, total_qty = summed quantity, normalize_count = count / product's "
+          "mean count, log_qty = log(1 + summed quantity).", choices=RANKING_TYPES),
+    Param("recency_half_life_days", "float", 0.0,
+          "Weight each purchase line by 0.5^(age/half-life) before aggregating; 0 disables.",
+          min=0, max=3650),
+    Param("implicit_prefs", "bool", True,
+          "Implicit-feedback ALS (ratings are confidences). false = explicit ALS on the ratings."),
+    Param("als_rank", "int", 16, "Number of latent factors.", min=1, max=1000),
+    Param("max_itter", "int", 15, "ALS iterations (`max_iter` is accepted too).", min=1, max=200),
+    Param("reg_param", "float", 0.1, "ALS regularisation (scaled by each row's rating count, as in Spark).",
+          min=0, max=1e6),
+    Param("alpha", "float", 5.0, "Implicit ALS confidence: c = 1 + alpha * rating.", min=0, max=1e6),
+    Param("nonnegative", "bool", False, "Constrain factors to be non-negative."),
+    Param("seed", "int", 42, "Random seed for ALS initialisation.", min=0, max=2**31 - 1),
+    Param("num_blocks", "int", 0,
+          "Spark ALS user/item blocks; 0 = auto: one per core below 1M ratings (fastest on small data), "
+          "else at least 10.",
+          min=0, max=10000),
+    Param("checkpoint_interval", "int", 10, "Checkpoint every N iterations (long runs).", min=1, max=1000),
+    Param("spark_master", "str", "",
+          "Attach to an existing Spark cluster (spark://host:7077, yarn) instead of local Spark; empty = "
+          "the SPARK_MASTER environment variable, else local (one host) or the job's own cluster (several).",
+          group="cluster"),
+    # --- dates and cold start ----------------------------------------------
+    Param("retention_date", "date", "",
+          "The model's as-of date (YYYYMMDD); data after it is ignored. Empty = last date in the data.",
+          group="dates"),
+    Param("retention_days", "int", 30,
+          "Products and customers first seen within this many days before retention_date are new.",
+          min=0, max=36500, group="dates"),
+    Param("eval_days", "int", 3,
+          "Hold out the last N days to score the model against a popularity baseline; 0 = no evaluation.",
+          min=0, max=3650, group="dates"),
+    Param("eval_k", "int", 10, "Cut-off K for the evaluation metrics.", min=1, max=1000, group="dates"),
+    # --- input --------------------------------------------------------------
+    Param("input_uri", "str", "",
+          "Read the training data with Spark from this URI (s3a://, hdfs://, file://; CSV with a header row, "
+          "or Parquet) instead of the training channel; empty = the channel.", group="input"),
+    Param("customer_column", "str", "", "Customer id column; empty = detect.", group="input"),
+    Param("product_column", "str", "", "Product id column; empty = detect.", group="input"),
+    Param("quantity_column", "str", "", "Quantity column; empty = detect (missing = 1 per line).",
+          group="input"),
+    Param("date_column", "str", "", "Date column; empty = detect.", group="input"),
+    Param("invoice_column", "str", "", "Invoice column (see cancellation_rule); empty = detect.",
+          group="input"),
+    Param("cancellation_rule", "str", "auto",
+          "Which invoice ids are cancellations (dropped, counted as cancelled): auto = C followed by digits "
+          "only (UCI C536379; CA-2016-152156 is an order), c_prefix = any id starting with C, none = no id. "
+          "Negative quantities are dropped in any case.", choices=CANCELLATION_RULES, group="input"),
+    Param("delimiter", "str", "", "Field delimiter; empty = detect among , ; | and tab.",
+          choices=DELIMITERS, group="input"),
+    Param("date_format", "list", [],
+          "strptime format(s) of the date column, tried in order (e.g. %m/%d/%y %H:%M, or "
+          "[\"%d/%m/%Y %H:%M\", \"%d/%m/%y\"]; a format containing a comma must be in a JSON list), or "
+          "ISO8601; offsets (%z, Z) are converted to UTC. Empty = detect, per file, from a sample: the "
+          "formats that together parse it, day-first or month-first decided once per column.",
+          group="input", check=check_date_formats),
+    Param("non_product_codes", "list", list(DEFAULT_NON_PRODUCT_CODES),
+          "Product codes that are not products (postage, fees, adjustments) and are dropped.",
+          group="input"),
+    Param("max_malformed_rows", "int", 100,
+          "Rows that cannot be parsed are skipped up to this many; more fails the job.",
+          min=0, max=10**9, group="input"),
+    # --- output and serving defaults ------------------------------------------
+    Param("reco_item", "int", 10, "Default number of recommendations (N) per customer.",
+          min=1, max=1000, group="serving"),
+    Param("group_size", "int", 10000, "Customers per block when batch-scoring everyone.",
+          min=1, max=10**7, group="serving"),
+    Param("exclude_purchased", "bool", True, "Default rule: never recommend what a customer already bought.",
+          group="serving"),
+    Param("exclude_popular", "int", 0, "Default rule: exclude the top-P best sellers.", min=0, max=10**6,
+          group="serving"),
+    Param("include_new", "int", 0, "Default rule: force up to M new products into each list.",
+          min=0, max=1000, group="serving"),
+)
+BY_NAME = {p.name: p for p in SCHEMA}
+
+
+def defaults() -> dict[str, Any]:
+    return {p.name: _copy(p.default) for p in SCHEMA}
+
+
+def _copy(v: Any) -> Any:
+    return list(v) if isinstance(v, list) else v
+
+
+def _ignored(key: str) -> bool:
+    return key == "_tuning_objective_metric" or key.startswith("sagemaker_") or key.startswith("_sagemaker")
+
+
+def _fail(p: Param, raw: Any, source: str, why: str = "") -> UserError:
+    extra = f" ({why})" if why else ""
+    return UserError(f"hyperparameter '{p.name}' = {raw!r} from {source} is invalid{extra}: "
+                     f"expected {p.allowed()}")
+
+
+def coerce(p: Param, raw: Any, source: str) -> Any:
+    value = raw if p.type == "str" and isinstance(raw, str) and raw in ("\t",) else unwrap(raw)
+    try:
+        out = COERCERS[p.type](value)
+    except (ValueError, TypeError) as exc:
+        raise _fail(p, raw, source, str(exc) if str(exc) else "") from None
+    if p.type in ("int", "float"):
+        if out != out:  # NaN
+            raise _fail(p, raw, source)
+        if (p.min is not None and out < p.min) or (p.max is not None and out > p.max):
+            raise _fail(p, raw, source, "out of range")
+    if p.choices is not None and out not in p.choices:
+        raise _fail(p, raw, source)
+    if p.check is not None:
+        try:
+            p.check(out)
+        except ValueError as exc:
+            raise UserError(f"hyperparameter '{p.name}' = {raw!r} from {source} is invalid: {exc}") from None
+    if p.name == "delimiter" and out == "tab":
+        out = "\t"
+    return out
+
+
+def merge(layers: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """Apply (source-name, mapping) layers over the defaults, validating every key."""
+    out = defaults()
+    for source, layer in layers:
+        for key, raw in layer.items():
+            if _ignored(key):
+                continue
+            name = ALIASES.get(key, key)
+            p = BY_NAME.get(name)
+            if p is None:
+                raise UserError(f"unknown hyperparameter '{key}' in {source}; known: "
+                                + ", ".join(sorted(BY_NAME)))
+            out[name] = coerce(p, raw, source)
+    return out
+
+
+def source_spec_file() -> Path:
+    """The `als_spec.json` at the top of the source tree (the image sets `Settings.spec_file`)."""
+    return Path(__file__).resolve().parents[2] / "als_spec.json"
+
+
+def load(paths, shipped: Path | None = None) -> dict[str, Any]:
+    """Resolve the hyperparameters for a training job rooted at `paths`; `shipped` is the
+    project's own spec file (`Settings.spec_file`), None for the source tree's."""
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    shipped = source_spec_file() if shipped is None else shipped
+    for path in (shipped, paths.user_spec_file, paths.hyperparameters_file):
+        if path.is_file():
+            layers.append((str(path), read_json_object(path)))
+    return merge(layers)
+
+
+def markdown_table() -> str:
+    rows = ["| name | type | default | allowed | description |", "|---|---|---|---|---|"]
+    for p in SCHEMA:
+        default = json.dumps(p.default) if p.type in ("list", "bool") else repr(p.default) \
+            if p.default == "" else str(p.default)
+        allowed = p.allowed().replace("|", "\\|")
+        rows.append(f"| `{p.name}` | {p.type} | `{default}` | {allowed} | {p.help.replace('|', chr(92) + '|')} |")
+    return "\n".join(rows)

@@ -1,0 +1,109 @@
+"""What a recommendation request asks for and what it gets back: plain frozen dataclasses
+shared by the recommender, the HTTP codecs and batch scoring."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from . import hyperparameters
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Business rules; product ids are strings as in `model.product_ids`."""
+
+    exclude_purchased: bool = True  # a.k.a. filter_already_liked_items
+    exclude_popular: int = 0
+    include_new: int = 0
+    exclude_items: tuple[str, ...] = ()  # a.k.a. filter_items
+    include_items: tuple[str, ...] = ()
+    candidates: tuple[str, ...] | None = None  # None = the whole catalogue
+
+    @classmethod
+    def from_hyperparameters(cls, hp: Mapping[str, Any]) -> "Rules":
+        d = hyperparameters.defaults()
+        get = lambda name: hp.get(name, d[name])  # noqa: E731
+        return cls(exclude_purchased=bool(get("exclude_purchased")),
+                   exclude_popular=int(get("exclude_popular")), include_new=int(get("include_new")))
+
+
+@dataclass
+class Plan:
+    """Rules resolved to product indices (see recommender.py for the precedence)."""
+
+    blocked: np.ndarray  # bool (n_products,): not in the pool
+    forced: np.ndarray  # int, request order, never blocked by exclude_items
+    new: np.ndarray  # int, new products still in the pool and not forced
+    exclude_purchased: bool
+    include_new: int
+    unknown: list[str]
+
+    @classmethod
+    def resolve(cls, rules: Rules, resolve: Callable[..., tuple[np.ndarray, list[str]]], n_products: int,
+                popular_order: np.ndarray, new_products: np.ndarray) -> "Plan":
+        """`resolve(ids, keep_order=False)` -> (product indices, unknown ids); `popular_order` is
+        best sellers first; `new_products` the model's new products."""
+        excluded, unknown = resolve(rules.exclude_items)
+        forced, unknown_f = resolve(rules.include_items, keep_order=True)
+        forced = forced[~np.isin(forced, excluded)]
+        blocked = np.zeros(n_products, dtype=bool)
+        if rules.candidates is not None:
+            pool, unknown_c = resolve(rules.candidates)
+            blocked[:] = True
+            blocked[pool] = False
+            unknown += unknown_c
+        blocked[excluded] = True
+        blocked[popular_order[:max(0, int(rules.exclude_popular))]] = True
+        new = new_products[~blocked[new_products] & ~np.isin(new_products, forced)]
+        return cls(blocked, forced, new, bool(rules.exclude_purchased), max(0, int(rules.include_new)),
+                   _unique(unknown_f + unknown))
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class Request:
+    """One customer, or one product (`item_id`: the products most similar to it). `None` rule
+    fields fall back to the model's defaults."""
+
+    customer_id: str | None = None
+    k: int | None = None
+    items: tuple[str, ...] = ()  # basket / browsing history
+    exclude_purchased: bool | None = None
+    exclude_popular: int | None = None
+    include_new: int | None = None
+    exclude_items: tuple[str, ...] = ()
+    include_items: tuple[str, ...] = ()
+    candidates: tuple[str, ...] | None = None
+    item_id: str | None = None  # similar products: no customer, `exclude_purchased` does not apply
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    product_id: str
+    score: float
+    reason: str  # model | similar | new_product | forced | popular
+    name: str = ""
+
+
+def new_recommendation_id() -> str:
+    """A unique id for one answered list (uuid4, 32 hex digits), so a site can attribute clicks and
+    sales to the list it showed."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Prediction:
+    """One answered list: for a customer (`customer_id`) or, with `item_id` set, for a product."""
+
+    customer_id: str | None
+    known: bool
+    recommendations: list[Recommendation]
+    unknown_items: list[str] = field(default_factory=list)
+    item_id: str | None = None
+    recommendation_id: str = field(default_factory=new_recommendation_id)

@@ -1,0 +1,102 @@
+"""The one top-k of the project: serving, batch scoring and evaluation all rank with it.
+
+Arrays in, arrays out: a block of keys (rows x products, higher is better, -inf = not
+eligible, no NaN) becomes, per row, the column indices of the k largest keys, best first,
+with ties broken by the lower column index so results never depend on memory order (also
+at the cut: of several keys equal to the k-th largest, the lowest columns are kept).
+
+Wide rows take a two-pass path that reads the block about once instead of running
+`argpartition` over every cell (which costs ~3x the float32 matrix product that made the
+block): the columns are cut into `g` interleaved groups (column c is in group c mod ng), one
+vectorised max per group, an exact top-(k+1) over the group maxima, and then an exact top-k
+over the columns of the k best groups only. When the k-th and (k+1)-th group maxima differ,
+the k best groups hold the k best columns (each of the k groups holds a strictly larger
+key than any column outside them); a row where they tie is ranked directly instead, so the
+result is always the same as the direct path, ties included.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MIN_GROUP = 8  # columns per group: below this the direct path is as cheap
+MAX_GROUP = 128
+
+
+def top_k(keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, valid): `indices` is rows x min(k, cols) int64, best first; `valid` marks the
+    entries whose key is finite (a row with fewer eligible products ends in invalid slots)."""
+    keys = np.asarray(keys)
+    rows, cols = keys.shape
+    k = min(max(int(k), 0), cols)
+    if k == 0 or rows == 0:
+        return np.zeros((rows, k), dtype=np.int64), np.zeros((rows, k), dtype=bool)
+    group = _group_width(cols, k)
+    if group:
+        return _grouped(keys, k, group)
+    return _direct(keys, k)
+
+
+def top_k_lists(keys: np.ndarray, k: int) -> list[np.ndarray]:
+    """Per row, the indices of the `k` largest finite keys, best first (ragged)."""
+    idx, valid = top_k(keys, k)
+    return [row[ok] for row, ok in zip(idx, valid)]
+
+
+def _group_width(cols: int, k: int) -> int:
+    """Columns per group (a power of two near sqrt(cols / k), balancing the pass over the
+    group maxima against the candidates kept), or 0 when the row is too narrow to gain."""
+    g = 1 << max(0, int(np.log2(np.sqrt(cols / (k + 1)))))
+    g = min(g, MAX_GROUP)
+    if g < MIN_GROUP or cols // g < 4 * (k + 2):
+        return 0
+    return g
+
+
+def _direct(keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = keys.shape
+    if k < cols:
+        part = np.argpartition(keys, cols - k, axis=1)[:, cols - k:]
+        _lowest_ties(keys, part, k)
+        part.sort(axis=1)  # ascending column index: the stable sort below then breaks ties by index
+    else:
+        part = np.broadcast_to(np.arange(cols, dtype=np.int64), (rows, cols))
+    vals = np.take_along_axis(keys, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64, copy=False)
+    valid = np.isfinite(np.take_along_axis(vals, order, axis=1))
+    return idx, valid
+
+
+def _grouped(keys: np.ndarray, k: int, g: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = keys.shape
+    ng = cols // g
+    m = ng * g
+    gmax = keys[:, :m].reshape(rows, g, ng).max(axis=1)  # group j: columns j, j+ng, j+2ng, ...
+    gidx, _ = _direct(gmax, k + 1)
+    gval = np.take_along_axis(gmax, gidx, axis=1)
+    tied = (gval[:, k - 1] == gval[:, k]) & np.isfinite(gval[:, k - 1])
+    cand = (gidx[:, :k, None] + ng * np.arange(g, dtype=np.int64)).reshape(rows, k * g)
+    if m < cols:  # the last cols - m columns are in no group: always candidates
+        tail = np.broadcast_to(np.arange(m, cols, dtype=np.int64), (rows, cols - m))
+        cand = np.concatenate([cand, tail], axis=1)
+    cand.sort(axis=1)  # candidate order = column order, so ties still go to the lower column
+    sub, valid = _direct(np.take_along_axis(keys, cand, axis=1), k)
+    idx = np.take_along_axis(cand, sub, axis=1)
+    if tied.any():
+        rows_tied = np.flatnonzero(tied)
+        idx[rows_tied], valid[rows_tied] = _direct(keys[rows_tied], k)
+    return idx, valid
+
+
+def _lowest_ties(keys: np.ndarray, part: np.ndarray, k: int) -> None:
+    """`argpartition` keeps any of the keys equal to the k-th largest; where more of them exist
+    than fit, keep those with the lowest column indices (in place, rows x k `part`)."""
+    kth = np.take_along_axis(keys, part, axis=1).min(axis=1)
+    crossing = ((keys >= kth[:, None]).sum(axis=1) > k) & np.isfinite(kth)
+    rows = np.flatnonzero(crossing)
+    if len(rows):
+        sub, kth = keys[rows], kth[rows, None]
+        above, equal = sub > kth, sub == kth
+        room = k - above.sum(axis=1)
+        keep = above | (equal & (np.cumsum(equal, axis=1) <= room[:, None]))
+        part[rows] = np.nonzero(keep)[1].reshape(len(rows), k)

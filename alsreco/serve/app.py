@@ -1,0 +1,96 @@
+"""The Flask app factory: `create_app()` loads the model once and registers the routes."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from importlib import resources
+from pathlib import Path
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from ..core.artifact import load_model
+from ..core.errors import ModelError
+from ..core.recommender import Recommender
+from ..core.settings import Settings
+from . import codecs
+from .routes import bp
+
+log = logging.getLogger("alsreco.serve")
+
+
+class ModelHolder:
+    """The recommender, or why there is none. Loaded once (in the gunicorn master, before the
+    workers fork); a model that appears later is picked up by the supervisor restarting gunicorn
+    (see `watch`), so all workers always serve one version."""
+
+    def __init__(self, model_dir: Path):
+        self.model_dir = Path(model_dir)
+        self.recommender: Recommender | None = None
+        self.reason = "model not loaded yet"
+
+    def get(self) -> Recommender | None:
+        return self.recommender
+
+    def load(self) -> None:
+        try:
+            self.recommender = Recommender(load_model(self.model_dir, mmap=True))
+            log.info("loaded model %s from %s: %d customers, %d products, rank %d", self.recommender.version,
+                     self.model_dir, len(self.recommender.customer_index), len(self.recommender.product_ids),
+                     self.recommender.model.rank)
+        except ModelError as exc:
+            self.reason = str(exc)
+            log.warning("no model: %s", exc)
+
+
+def error_response(status: int, message: str, model_version: str = "") -> Response:
+    headers = {"X-Model-Version": model_version} if model_version else None
+    return Response(json.dumps({"error": message, "status": status}), status=status,
+                    mimetype="application/json", headers=headers)
+
+
+def create_app(model_dir: Path | str | None = None, settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    holder = ModelHolder(Path(model_dir) if model_dir is not None else settings.base_dir / "model")
+    holder.load()
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["alsreco.model"] = holder
+    app.extensions["alsreco.settings"] = settings
+    app.extensions["alsreco.openapi"] = resources.files("alsreco.serve").joinpath("openapi.yaml").read_text(
+        encoding="utf-8")
+    app.register_blueprint(bp)
+
+    def version() -> str:
+        return holder.recommender.version if holder.recommender is not None else ""
+
+    @app.errorhandler(codecs.HttpError)
+    def http_error(exc: codecs.HttpError) -> Response:
+        return error_response(exc.status, str(exc), version())
+
+    @app.errorhandler(HTTPException)
+    def werkzeug_error(exc: HTTPException) -> Response:
+        if exc.code == 413:
+            return error_response(413, f"request body is larger than {settings.max_payload_mb} MB", version())
+        return error_response(exc.code or 500, exc.description or exc.name, version())
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, f"internal error: {type(exc).__name__}", version())
+
+    @app.before_request
+    def started() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        if request.path != "/ping":  # health checks every few seconds would drown the log
+            ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            log.info("%s %s %d %.1fms customers=%d", request.method, request.path, response.status_code, ms,
+                     g.get("customers", 0))
+        return response
+
+    return app

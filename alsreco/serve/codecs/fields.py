@@ -1,0 +1,125 @@
+"""One request object's fields -> `Request`, with a message naming any bad field."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Iterable, Sequence
+
+from ...core.rules import Request
+
+MAX_IDS = 10_000  # per id list
+MAX_K = 1000
+RULE_FIELDS = ("k", "exclude_purchased", "exclude_popular", "include_new",
+               "exclude_items", "include_items", "candidates")
+SINGLE_FIELDS = ("customer_id", "items") + RULE_FIELDS  # a customer's request object
+ITEM_FIELDS = ("item_id",) + RULE_FIELDS  # similar products (exclude_purchased is accepted, and has no effect)
+OBJECT_FIELDS = SINGLE_FIELDS + ("item_id",)  # what one request object may hold
+MULTI_FIELDS = ("customer_ids",) + RULE_FIELDS
+MULTI_ITEM_FIELDS = ("item_ids",) + RULE_FIELDS
+
+
+class FieldError(ValueError):
+    """A bad field; becomes a 400 (JSON) or an error record (JSON Lines / CSV line)."""
+
+
+def parse_single(doc: Any, where: str, need_customer: bool = True, csv_k: bool = False) -> Request:
+    """One request object (or a bare customer id) -> Request; FieldError names the field.
+    An object with `item_id` asks for the products most similar to that product."""
+    if isinstance(doc, (str, int, float)) and not isinstance(doc, bool):
+        doc = {"customer_id": doc}
+    if not isinstance(doc, dict):
+        raise FieldError(f"{where or 'request'} must be an object or a customer id, not {kind_of(doc)}")
+    check_fields(doc, ITEM_FIELDS if doc.get("item_id") is not None else OBJECT_FIELDS, where)
+    at = (where + ".") if where else ""
+    cid = doc.get("customer_id")
+    item = doc.get("item_id")
+    items = parse_ids(doc.get("items"), at + "items")
+    if cid is None and item is None and need_customer and not items:
+        raise FieldError(f"{at}customer_id is required (or give items for an anonymous basket, "
+                         "or item_id for similar products)")
+    candidates = doc.get("candidates")
+    return Request(
+        customer_id=None if cid is None else parse_id(cid, at + "customer_id", customer=True),
+        k=_int(doc.get("k"), at + "k", 1, MAX_K, text=csv_k),
+        items=items,
+        exclude_purchased=_bool(doc.get("exclude_purchased"), at + "exclude_purchased"),
+        exclude_popular=_int(doc.get("exclude_popular"), at + "exclude_popular", 0, 10**6),
+        include_new=_int(doc.get("include_new"), at + "include_new", 0, MAX_K),
+        exclude_items=parse_ids(doc.get("exclude_items"), at + "exclude_items"),
+        include_items=parse_ids(doc.get("include_items"), at + "include_items"),
+        candidates=None if candidates is None else parse_ids(candidates, at + "candidates"),
+        item_id=None if item is None else parse_id(item, at + "item_id"),
+    )
+
+
+def check_fields(doc: dict, allowed: Sequence[str], where: str) -> None:
+    extra = [k for k in doc if k not in allowed]
+    if extra and ("item_id" in allowed or "item_ids" in allowed) and set(extra) & {"customer_id", "items"}:
+        at = (where + ".") if where else ""
+        raise FieldError(f"{at}{'item_id' if 'item_id' in allowed else 'item_ids'} asks for products similar to "
+                         f"a product: it does not go with {names(set(extra) & {'customer_id', 'items'})} "
+                         "(send one request per customer or item)")
+    if extra:
+        raise FieldError(f"unknown field(s) {names(extra)} in {where or 'request'}; "
+                         f"expected {', '.join(allowed)}")
+
+
+def parse_id(v: Any, field: str, customer: bool = False) -> str:
+    """17850, 17850.0, "17850" and (customers only) "17850.0" all become "17850"."""
+    if isinstance(v, bool) or v is None or isinstance(v, (dict, list)):
+        raise FieldError(f"{field} must be a string or a number, not {kind_of(v)}")
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise FieldError(f"{field} must be a finite number")
+        v = int(v) if v.is_integer() else v
+    s = str(v).strip()
+    if customer and re.fullmatch(r"\d+\.0+", s):
+        s = s.split(".")[0]
+    if not s:
+        raise FieldError(f"{field} must not be empty")
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FieldError(f"{field} is not valid Unicode text (lone surrogate)") from None
+    return s
+
+
+def parse_ids(v: Any, field: str) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise FieldError(f"{field} must be a list of product ids, not {kind_of(v)}")
+    if len(v) > MAX_IDS:
+        raise FieldError(f"{field} holds {len(v)} ids; at most {MAX_IDS}")
+    return tuple(parse_id(x, f"{field}[{i}]") for i, x in enumerate(v))
+
+
+def _int(v: Any, field: str, lo: int, hi: int, text: bool = False) -> int | None:
+    if v is None:
+        return None
+    if text and isinstance(v, str) and re.fullmatch(r"[+-]?\d+", v.strip()):
+        v = int(v)
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise FieldError(f"{field} must be an integer between {lo} and {hi}, got {json.dumps(v)[:40]}")
+    return v
+
+
+def _bool(v: Any, field: str) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    raise FieldError(f"{field} must be true or false, got {json.dumps(v)[:40]}")
+
+
+def kind_of(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(v), "a number")
+
+
+def names(keys: Iterable[str]) -> str:
+    return ", ".join(repr(k) for k in sorted(keys))

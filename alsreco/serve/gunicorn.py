@@ -1,0 +1,58 @@
+"""The gunicorn runner: `python -m alsreco.serve.gunicorn SOCKET` serves the Flask app on a unix
+socket, built once in the master (preload) so the mmapped model is shared by all forked workers.
+`serve` (the supervisor) starts this and nginx and watches both."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..core.logs import configure_logging
+from ..core.settings import Settings
+
+
+def gunicorn_options(settings: Settings, socket: Path) -> dict[str, Any]:
+    return {
+        "bind": f"unix:{socket}",
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "timeout": settings.timeout,
+        "graceful_timeout": settings.graceful_timeout,
+        "preload_app": True,
+        "errorlog": "-",
+        "loglevel": "info",
+        "accesslog": None,  # the app logs one line per request itself (with the customers asked for)
+        "proc_name": "alsreco-gunicorn",
+        "control_socket_disable": True,  # gunicorn >= 24 would write ~/.gunicorn/gunicorn.ctl
+    }
+
+
+def run_gunicorn(socket: Path, settings: Settings) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+
+    options = gunicorn_options(settings, socket)
+
+    class Application(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # called once in the master because of preload_app
+            return create_app(settings=settings)
+
+    Application().run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m alsreco.serve.gunicorn UNIX_SOCKET_PATH")
+    configure_logging()
+    run_gunicorn(Path(argv[0]), Settings.from_env())
+
+
+if __name__ == "__main__":
+    main()

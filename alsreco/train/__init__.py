@@ -1,0 +1,1 @@
+"""The training tower: `train` reads /opt/ml/input and writes the model (see `main`)."""

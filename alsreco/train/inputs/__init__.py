@@ -1,0 +1,1 @@
+"""Training data in: channel discovery, layout detection, parsing and cleaning."""

@@ -1,0 +1,194 @@
+"""Read sales history files into one clean table of purchase lines.
+
+Each file's layout comes from `layout.sniff`; rows are parsed with pyarrow, cleaned like a
+retailer would, and every dropped or malformed row is counted.
+Output columns: customer, product (str), quantity (float), date (datetime64), description (str).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...core.errors import UserError
+from . import dates, orders
+from .layout import HEADERLESS, Layout, sniff
+
+log = logging.getLogger(__name__)
+
+DROP_RULES = ("missing_customer", "cancelled", "non_positive_quantity", "non_product_code", "after_as_of")
+
+
+@dataclass
+class LoadReport:
+    files: int = 0
+    rows_read: int = 0
+    malformed: int = 0
+    malformed_examples: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=lambda: {r: 0 for r in DROP_RULES})
+    rows_used: int = 0
+    date_formats: dict[str, list[str]] = field(default_factory=dict)  # file name -> formats chosen
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "rows_read": self.rows_read, "malformed_rows": self.malformed,
+                "malformed_examples": self.malformed_examples[:10], "dropped": dict(self.dropped),
+                "rows_used": self.rows_used, "date_formats": dict(self.date_formats)}
+
+
+def _read_raw(path: Path, layout: Layout) -> tuple[pd.DataFrame, list[int]]:
+    """Read the mapped columns as strings; return the frame and the 1-based lines skipped as malformed."""
+    roles = layout.columns
+    if layout.kind == "parquet":
+        names = list(dict.fromkeys(roles.values()))
+        df = pd.read_parquet(path, columns=names).astype(str).rename(columns={v: k for k, v in roles.items()})
+        return df, []
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    skipped: list[int] = []
+
+    def on_bad_row(row) -> str:
+        skipped.append(int(row.number) if row.number is not None else -1)
+        return "skip"
+
+    headerless = [f"c{i}" for i in range(len(HEADERLESS))]
+    columns = [headerless[c] if isinstance(c, int) else c for c in dict.fromkeys(roles.values())]
+    table = None
+    for encoding in ("utf8", "latin-1"):  # latin-1 decodes any byte: the fallback for legacy exports
+        skipped.clear()
+        try:
+            with pa.input_stream(str(path), compression=layout.compression) as stream:
+                table = pacsv.read_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding, block_size=1 << 24,
+                                                   column_names=None if layout.header else headerless),
+                    parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, invalid_row_handler=on_bad_row),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=columns, column_types={c: pa.string() for c in columns},
+                        strings_can_be_null=False, quoted_strings_can_be_null=False))
+            break
+        except (pa.ArrowInvalid, OSError, EOFError) as exc:
+            if encoding == "utf8" and "UTF8" in str(exc):
+                continue
+            raise UserError(f"{path}: cannot parse the file: {str(exc).strip()}") from None
+    df = table.to_pandas()
+    df.columns = [next(role for role, col in roles.items()
+                       if (headerless[col] if isinstance(col, int) else col) == name) for name in df.columns]
+    return df, sorted(skipped)
+
+
+def _line_numbers(index: np.ndarray, header: bool, skipped: list[int]) -> list[int]:
+    """Map data-row positions back to 1-based file lines, accounting for skipped lines."""
+    out = []
+    for i in index:
+        line = int(i) + (2 if header else 1)
+        for s in skipped:
+            if s <= line:
+                line += 1
+        out.append(line)
+    return out
+
+
+def _to_local_file(path: Path, tmpdir: Path) -> Path:
+    """Pipe-mode FIFOs can be read only once: spool them to a local file first."""
+    if stat.S_ISFIFO(path.stat().st_mode):
+        target = tmpdir / path.name
+        with open(path, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return target
+    return path
+
+
+def _normalise_ids(s: pd.Series) -> pd.Series:
+    s = s.astype(str).str.strip()
+    return s.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)  # "17850.0" from spreadsheet exports
+
+
+def read_file(path: Path, hp: dict[str, Any], report: LoadReport) -> pd.DataFrame:
+    layout = sniff(path, hp)
+    df, skipped = _read_raw(path, layout)
+    report.files += 1
+    report.rows_read += len(df) + len(skipped)
+    report.malformed += len(skipped)
+    report.malformed_examples += [f"{path.name} line {n}: wrong number of fields" for n in skipped[:5]]
+    n = len(df)
+    customer = _normalise_ids(df["customer"]) if n else pd.Series([], dtype=str)
+    product = df["product"].astype(str).str.strip()
+    if "quantity" in df:
+        raw_q = df["quantity"].astype(str).str.strip()
+        quantity = pd.to_numeric(raw_q, errors="coerce")
+        bad_q = quantity.isna() & (raw_q != "")
+        quantity = quantity.fillna(0.0)
+    else:
+        quantity = pd.Series(np.ones(n), index=df.index)
+        bad_q = pd.Series(np.zeros(n, dtype=bool), index=df.index)
+    raw_d = df["date"].astype(str).str.strip()
+    rule = dates.detect(path, raw_d, hp, layout.columns["date"],
+                        lambda i: _line_numbers([i], layout.header, skipped)[0])
+    report.date_formats[path.name] = list(rule.formats)
+    date = rule.parse(raw_d)
+    bad = bad_q | date.isna() | (product == "")
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())
+        lines = _line_numbers(rows[:5], layout.header, skipped)
+        report.malformed += int(bad.sum())
+        for r, line in zip(rows[:5], lines):
+            what = ("quantity " + repr(df["quantity"].iloc[r]) if bad_q.iloc[r]
+                    else "empty product" if product.iloc[r] == "" else
+                    f"date {raw_d.iloc[r]!r} (formats: {', '.join(rule.formats)}; see date_format)")
+            report.malformed_examples.append(f"{path.name} line {line}: unparseable {what}")
+    if report.malformed > hp["max_malformed_rows"]:
+        raise UserError(f"{report.malformed} malformed rows (limit max_malformed_rows="
+                        f"{hp['max_malformed_rows']}); first ones: " + "; ".join(report.malformed_examples[:5])
+                        + ". Fix the data or raise max_malformed_rows.")
+    out = pd.DataFrame({
+        "customer": customer, "product": product, "quantity": quantity.astype("float64"), "date": date,
+        "invoice": df["invoice"].astype(str).str.strip() if "invoice" in df else "",
+        "description": df["description"].astype(str).str.strip() if "description" in df else "",
+    })
+    return out[~bad.to_numpy()]
+
+
+def clean(df: pd.DataFrame, hp: dict[str, Any], report: LoadReport, as_of: pd.Timestamp | None) -> pd.DataFrame:
+    rules = {
+        "missing_customer": lambda d: d["customer"].isin(["", "nan", "NaN", "None", "null", "NULL"]),
+        "cancelled": lambda d: orders.cancelled(d["invoice"], hp),
+        "non_positive_quantity": lambda d: d["quantity"] <= 0,
+        "non_product_code": lambda d: d["product"].isin(set(hp["non_product_codes"])),
+        "after_as_of": lambda d: d["date"] >= as_of + pd.Timedelta(days=1) if as_of is not None
+        else pd.Series(False, index=d.index),
+    }
+    for name in DROP_RULES:
+        mask = rules[name](df).to_numpy()
+        report.dropped[name] += int(mask.sum())
+        df = df[~mask]
+    report.rows_used = len(df)
+    return df
+
+
+def load(files: tuple[Path, ...] | list[Path], hp: dict[str, Any]) -> tuple[pd.DataFrame, LoadReport]:
+    """Read and clean every file; fail with a clear message when nothing usable is left."""
+    report = LoadReport()
+    frames = []
+    with tempfile.TemporaryDirectory(prefix="alsreco-pipe-") as tmp:
+        for path in files:
+            frames.append(read_file(_to_local_file(Path(path), Path(tmp)), hp, report))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    as_of = pd.Timestamp(hp["retention_date"]) if hp.get("retention_date") else None
+    df = clean(df, hp, report, as_of)
+    for rule, count in report.dropped.items():
+        log.info("dropped %d row(s): %s", count, rule)
+    log.info("read %d row(s) from %d file(s): %d malformed, %d used",
+             report.rows_read, report.files, report.malformed, report.rows_used)
+    if df.empty:
+        raise UserError(f"no usable rows remain after cleaning {report.rows_read} row(s) read from "
+                        f"{report.files} file(s): dropped {report.dropped}, malformed {report.malformed}. "
+                        "Check the column mapping, retention_date and non_product_codes.")
+    return df.reset_index(drop=True), report

@@ -1,0 +1,377 @@
+"""Read and clean sales files with Spark: the pandas path (`read.load`) for data larger than the driver.
+
+`load(spark, files, hp)` returns a persisted DataFrame of clean purchase lines (customer, product:
+string; quantity: double; date: timestamp, UTC; invoice, description: string; file: the file's index;
+seq: increasing in file order within a file) and the same `LoadReport` as `read.load`. Nothing
+proportional to the number of lines reaches the driver: layouts are sniffed from each file's first
+lines (`layout.sniff`), the date rule is detected from a sample (`dates.detect`), and the counts of
+every drop rule come back from one groupBy.
+
+Files are read through a staging directory of symlinks named `f<index>[.gz]`: Spark picks codecs by
+name (gzip is detected by content), and one read per layout gives each row its file index. That
+directory is local, so on a cluster (non-local master) files are read in place and must be plain
+or `.gz`-named regular files on every host (a FullyReplicated channel); `readable_in_place` says
+whether they are.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...core.errors import UserError
+from . import dates
+from .layout import Layout, sniff
+from .read import DROP_RULES, LoadReport
+from .spark_clean import classify, strip
+from .spark_files import (
+    HEAD_VALUES,
+    estimate_rows,
+    find_lines,
+    head_dates,
+    header_fields,
+    is_utf8,
+    spread_dates,
+)
+
+log = logging.getLogger(__name__)
+
+ROLES = ("customer", "product", "quantity", "date", "invoice", "description")
+OUTPUT = ("customer", "product", "quantity", "date", "invoice", "description", "file", "seq")
+SESSION_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+                "spark.sql.csv.parser.columnPruning.enabled": "false",  # or corrupt records go unflagged
+                "spark.sql.legacy.parquet.nanosAsLong": "true"}  # pandas writes nanosecond timestamps
+EXAMPLES_PER_FILE = 5
+MAX_EXAMPLES = 200  # over all files: the report keeps 10, an error quotes 5
+
+
+@dataclass
+class Source:
+    """One input as Spark reads it."""
+
+    index: int
+    path: Path | str  # a local file, or the input_uri (read by Spark only)
+    name: str
+    layout: Layout
+    encoding: str = "UTF-8"
+    fields: tuple[str, ...] = ()  # CSV: header names (or c0..c3); Parquet: column names
+    nanos: frozenset[str] = frozenset()  # Parquet columns holding nanosecond timestamps
+
+    def column(self, role: str) -> str | None:
+        """Spark's name of the role's column: c<position> for CSV, the column name for Parquet."""
+        col = self.layout.columns.get(role)
+        if col is None:
+            return None
+        if self.layout.kind == "parquet":
+            return str(col)
+        return f"c{col if isinstance(col, int) else self.fields.index(col)}"
+
+
+def readable_in_place(path: Path) -> bool:
+    """Executors on other hosts can read it at its own path (no local staging needed)."""
+    import stat
+    path = Path(path)
+    if stat.S_ISFIFO(path.stat().st_mode):
+        return False
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    return not gz or path.name.endswith(".gz")
+
+
+def describe(index: int, path: Path, hp: dict[str, Any]) -> Source:
+    layout = sniff(path, hp)
+    if layout.kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        schema = pq.read_schema(path)
+        nanos = frozenset(f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns")
+        return Source(index, path, path.name, layout, fields=tuple(schema.names), nanos=nanos)
+    encoding = "UTF-8" if is_utf8(path, layout.compression) else "ISO-8859-1"
+    return Source(index, path, path.name, layout, encoding, tuple(header_fields(path, layout)))
+
+
+def _role_columns(frame, src: Source):
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    out = []
+    for role in ROLES:
+        name = src.column(role)
+        if name is None:
+            out.append(F.lit(None).cast("string").alias(role))
+            continue
+        col = F.col(f"`{name}`")
+        if name in src.nanos:
+            col = F.timestamp_micros(F.floor(col / 1000))
+        elif src.layout.kind == "parquet" and isinstance(frame.schema[name].dataType, (DoubleType, FloatType)):
+            # str(17850.0) is "17850.0" in pandas, Java prints 1.785E7 from 1e7 on
+            col = F.when((col == F.floor(col)) & (F.abs(col) < 1e15),
+                         F.concat(col.cast("long").cast("string"), F.lit(".0"))).otherwise(col.cast("string"))
+        out.append(col.cast("string").alias(role))
+    return out
+
+
+def _read_group(spark, sources: list[Source], stage: Path | None):
+    """One Spark read for files sharing a layout; columns file, _corrupt and ROLES (strings)."""
+    from pyspark.sql import functions as F
+
+    first = sources[0]
+    if stage is not None:
+        paths = []
+        for src in sources:
+            suffix = ".gz" if first.layout.compression == "gzip" else ""
+            link = stage / f"f{src.index:06d}{suffix}"
+            os.symlink(os.path.abspath(src.path), link)
+            paths.append(str(link))
+        file_col = F.regexp_extract(F.input_file_name(), r"f(\d{6})(?:\.gz)?$", 1).cast("int")
+    else:
+        paths = [str(src.path) for src in sources]
+        file_col = F.lit(first.index)
+    if first.layout.kind == "parquet":
+        frame = spark.read.parquet(*paths)
+        corrupt = F.lit(None).cast("string")
+    else:
+        schema = ", ".join(f"c{i} string" for i in range(len(first.fields))) + ", _corrupt string"
+        frame = (spark.read.schema(schema)
+                 .options(header=str(first.layout.header).lower(), sep=first.layout.delimiter, quote='"',
+                          escape='"', mode="PERMISSIVE", columnNameOfCorruptRecord="_corrupt",
+                          multiLine="false", encoding=first.encoding, enforceSchema="true")
+                 .csv(paths))
+        corrupt = F.col("_corrupt")
+    return frame.select(file_col.alias("file"), corrupt.alias("_corrupt"), *_role_columns(frame, first))
+
+
+def _group_key(src: Source, local: bool):
+    roles = tuple((r, src.column(r)) for r in ROLES)
+    if not local:
+        return (src.index,)
+    if src.layout.kind == "parquet":
+        return ("parquet", roles, src.fields, src.nanos)
+    return ("csv", roles, src.layout.delimiter, src.layout.header, len(src.fields), src.encoding,
+            src.layout.compression)
+
+
+def read_raw(spark, sources: list[Source], stage: Path | None):
+    """Every source as one frame: file, seq, _corrupt and ROLES as raw strings (null = missing)."""
+    from pyspark.sql import functions as F
+
+    groups: dict[Any, list[Source]] = defaultdict(list)
+    for src in sources:
+        groups[_group_key(src, stage is not None)].append(src)
+    frames = [_read_group(spark, group, stage) for group in groups.values()]
+    raw = frames[0]
+    for frame in frames[1:]:
+        raw = raw.unionByName(frame)
+    return raw.withColumn("seq", F.monotonically_increasing_id())
+
+
+def _date_rules(raw, sources: list[Source], hp: dict[str, Any]):
+    """{DateRule: [file indices]} from each file's sample, as `dates.detect` chooses it: the first
+    values (read on the driver like the pandas path) and, past them, values spread over the file."""
+    from pyspark.sql import functions as F
+
+    usable = raw.where(F.col("_corrupt").isNull() & (strip(F.col("date")) != ""))
+    samples: dict[int, tuple[list[str], list[int]]] = {}
+    fractions: dict[int, float] = {}
+    for src in sources:
+        date_col = src.column("date")
+        if src.layout.kind == "csv" and isinstance(src.path, Path):
+            values, lines, complete = head_dates(src.path, src.layout, src.encoding,
+                                                 src.layout.columns["date"] if src.layout.header else date_col)
+        else:
+            rows = (usable.where(F.col("file") == src.index).select("seq", strip(F.col("date")).alias("d"))
+                    .limit(HEAD_VALUES).collect())
+            values, lines, complete = [r["d"] for r in sorted(rows, key=lambda r: r["seq"])], [], \
+                len(rows) < HEAD_VALUES
+        if not complete:
+            values = values[:dates.SAMPLE_HEAD]
+            if src.layout.kind == "csv" and isinstance(src.path, Path) and src.layout.compression is None:
+                values += spread_dates(src.path, src.layout, src.encoding, int(date_col[1:]), len(src.fields),
+                                       dates.SAMPLE_SPREAD)
+            else:
+                rows = estimate_rows(src.path, src.layout) if isinstance(src.path, Path) else \
+                    usable.where(F.col("file") == src.index).count()
+                fractions[src.index] = min(1.0, 1.2 * dates.SAMPLE_SPREAD / max(1, rows))
+        samples[src.index] = (values, lines)
+    if fractions:  # one pass over the files that need it
+        picked = (usable.where(F.col("file").isin(list(fractions))).sampleBy("file", fractions, seed=0)
+                  .select("file", "seq", strip(F.col("date")).alias("d")).collect())
+        for row in sorted(picked, key=lambda r: r["seq"]):
+            if len(samples[row["file"]][0]) < dates.SAMPLE_HEAD + dates.SAMPLE_SPREAD:
+                samples[row["file"]][0].append(row["d"])
+    rules: dict[dates.DateRule, list[int]] = defaultdict(list)
+    for src in sources:
+        values, lines = samples[src.index]
+        rule = dates.detect(src.path, pd.Series(values, dtype=object), hp, src.layout.columns["date"],
+                            lambda pos, lines=lines, src=src, values=values: _line_of(src, values, lines, pos))
+        rules[rule].append(src.index)
+    return rules
+
+
+def _line_of(src: Source, values: list[str], lines: list[int], pos: int) -> int:
+    if pos < len(lines) or not isinstance(src.path, Path):
+        return lines[pos] if pos < len(lines) else 0
+    at = src.fields.index(src.layout.columns["date"]) if src.layout.header else src.layout.columns["date"]
+    found = find_lines(src.path, src.layout, src.encoding,
+                       [lambda _t, f: len(f) > at and f[at].strip() == values[pos]])[0]
+    return found or 0
+
+
+def _examples(classified, sources: list[Source], rules) -> dict[int, list[str]]:
+    """Per file, the first malformed rows as the pandas path names them (wrong field counts first),
+    with their lines: 1 + header + the rows before them in the file (exact unless the file has
+    blank lines or multi-line records), counted in one pass over the persisted rows."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    is_fields = F.col("malformed") == "fields"
+    window = Window.partitionBy("file", is_fields).orderBy("seq")
+    rows = (classified.where(F.col("malformed").isNotNull())
+            .withColumn("n", F.row_number().over(window)).where(F.col("n") <= EXAMPLES_PER_FILE)
+            .select("file", "seq", "malformed", "_corrupt", "raw_quantity", "raw_date", "product").collect())
+    rows = sorted(rows, key=lambda r: (r["file"], r["malformed"] != "fields", r["seq"]))[:MAX_EXAMPLES]
+    before = classified.select(*[F.count(F.when((F.col("file") == r["file"]) & (F.col("seq") < r["seq"]), 1))
+                                 for r in rows]).first() if rows else []
+    formats = {i: rule.formats for rule, files in rules.items() for i in files}
+    by_index = {s.index: s for s in sources}
+    out: dict[int, list[str]] = defaultdict(list)
+    for row, n in zip(rows, before):
+        src = by_index[row["file"]]
+        line = n + (2 if src.layout.header else 1)
+        out[src.index].append(_describe_bad(src, row, line, formats[src.index]))
+    return out
+
+
+def _describe_bad(src: Source, row, line: int, formats) -> str:
+    kind = row["malformed"]
+    where = f"{src.name} line {line}"
+    if kind == "fields":
+        return f"{where}: wrong number of fields"
+    what = {"quantity": f"quantity {row['raw_quantity']!r}", "product": "empty product",
+            "date": f"date {row['raw_date']!r} (formats: {', '.join(formats)}; see date_format)"}[kind]
+    return f"{where}: unparseable {what}"
+
+
+def configure(spark) -> None:
+    for key, value in SESSION_CONF.items():
+        spark.conf.set(key, value)
+
+
+def load(spark, files: list[Path], hp: dict[str, Any], *, stage: Path | None = None, local: bool = True):
+    """Read and clean every file with Spark: (clean DataFrame, LoadReport); `release` frees it.
+
+    `local`: Spark runs on this host, and files are staged (symlinked) under `stage`, which must
+    outlive the DataFrame (a temporary directory when not given); otherwise they are read in place
+    (see `readable_in_place`)."""
+    sources = [describe(i, Path(p), hp) for i, p in enumerate(files)]
+    if not local:
+        return load_sources(spark, sources, hp, None)
+    if stage is not None:
+        return load_sources(spark, sources, hp, Path(tempfile.mkdtemp(prefix="stage-", dir=stage)))
+    with tempfile.TemporaryDirectory(prefix="alsreco-stage-") as tmp:
+        return load_sources(spark, sources, hp, Path(tmp))
+
+
+def load_sources(spark, sources: list[Source], hp: dict[str, Any], stage: Path | None):
+    """The sources read, classified and counted; the clean rows as a view of one persisted frame
+    (`release` unpersists it)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    configure(spark)
+    raw = read_raw(spark, sources, stage)
+    rules = _date_rules(raw, sources, hp)
+    classified = classify(raw, rules, hp, any(s.column("quantity") for s in sources))
+    classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        tally = classified.groupBy("file", "malformed", "dropped").count().collect()
+        report = _report(classified, sources, rules, tally, hp)
+    except BaseException:
+        classified.unpersist()
+        raise
+    return classified.where(F.col("malformed").isNull() & F.col("dropped").isNull()).select(*OUTPUT), report
+
+
+def release(spark) -> None:
+    """Drop the frames `load` persisted (and every other cached one of this session)."""
+    spark.catalog.clearCache()
+
+
+def _report(classified, sources, rules, tally, hp) -> LoadReport:
+    report = LoadReport()
+    rows: dict[int, int] = defaultdict(int)
+    bad: dict[int, int] = defaultdict(int)
+    dropped: dict[int, dict[str, int]] = defaultdict(lambda: {r: 0 for r in DROP_RULES})
+    used = 0
+    for row in tally:
+        rows[row["file"]] += row["count"]
+        if row["malformed"] is not None:
+            bad[row["file"]] += row["count"]
+        elif row["dropped"] is not None:
+            dropped[row["file"]][row["dropped"]] += row["count"]
+        else:
+            used += row["count"]
+    examples = _examples(classified, [s for s in sources if bad[s.index]], rules) if any(bad.values()) else {}
+    formats = {i: rule.formats for rule, files in rules.items() for i in files}
+    for src in sources:
+        report.files += 1
+        report.rows_read += rows[src.index]
+        report.malformed += bad[src.index]
+        report.malformed_examples += examples.get(src.index, [])
+        report.date_formats[src.name] = list(formats[src.index])
+        if report.malformed > hp["max_malformed_rows"]:
+            raise UserError(f"{report.malformed} malformed rows (limit max_malformed_rows="
+                            f"{hp['max_malformed_rows']}); first ones: " + "; ".join(report.malformed_examples[:5])
+                            + ". Fix the data or raise max_malformed_rows.")
+        for rule in DROP_RULES:
+            report.dropped[rule] += dropped[src.index][rule]
+    report.rows_used = used
+    for rule, count in report.dropped.items():
+        log.info("dropped %d row(s): %s", count, rule)
+    log.info("read %d row(s) from %d file(s) with Spark: %d malformed, %d used",
+             report.rows_read, report.files, report.malformed, report.rows_used)
+    if not used:
+        raise UserError(f"no usable rows remain after cleaning {report.rows_read} row(s) read from "
+                        f"{report.files} file(s): dropped {report.dropped}, malformed {report.malformed}. "
+                        "Check the column mapping, retention_date and non_product_codes.")
+    return report
+
+
+def load_uri(spark, uri: str, hp: dict[str, Any]):
+    """`input_uri` (s3a://, hdfs://, file://; CSV or Parquet files under it) read by Spark in place.
+    The layout is sniffed from its first lines (or its schema), landed in a small local file."""
+    from pyspark.sql.utils import AnalysisException
+
+    configure(spark)
+    with tempfile.TemporaryDirectory(prefix="alsreco-uri-") as tmp:
+        try:
+            head = [r["value"] for r in spark.read.text(uri).limit(20).collect()]
+            is_parquet = uri.rstrip("/").endswith(".parquet") or bool(head and head[0].startswith("PAR1"))
+            probe = Path(tmp) / "head"
+            if is_parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+                schema = spark.read.parquet(uri).schema
+                pq.write_table(pa.table({f.name: pa.array([], pa.string()) for f in schema.fields}), probe)
+            else:
+                probe.write_text("".join(line + "\n" for line in head))
+        except AnalysisException as exc:
+            raise UserError(f"input_uri {uri!r} cannot be read: {str(exc).splitlines()[0]}") from None
+        if not head:
+            raise UserError(f"input_uri {uri!r} holds no rows")
+        layout = sniff(probe, hp)
+        if is_parquet:
+            # with nanosAsLong a pandas-written timestamp arrives as a long: a date column of longs is one
+            longs = {f.name for f in schema.fields if f.dataType.typeName() == "long"}
+            source = Source(0, uri, uri, layout, fields=tuple(f.name for f in schema.fields),
+                            nanos=frozenset(longs & {layout.columns["date"]}))
+        else:
+            layout.compression = None  # Spark decompresses by file name
+            source = Source(0, uri, uri, layout, fields=tuple(header_fields(probe, layout)))
+        return load_sources(spark, [source], hp, None)

@@ -1,0 +1,180 @@
+"""`train`: /opt/ml/input -> Spark ALS model in /opt/ml/model, metrics, batch recommendations.
+
+Exit 0 on success. On failure the reason (first 1024 characters) goes to /opt/ml/output/failure,
+the full trace to stderr, and the exit code says which kind: 2 user error (data, hyperparameters),
+1 algorithm error, 143 stopped by SIGTERM. No model is left behind by a failed run.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core import artifact, hyperparameters
+from ..core.errors import (
+    AlgorithmError,
+    AlsrecoError,
+    SigtermInterrupt,
+    Terminated,
+    UserError,
+)
+from ..core.logs import configure_logging
+from ..core.paths import Paths
+from ..core.settings import Settings
+from . import als, batch, evaluate, prepare
+from .cluster.config import load_resource_config
+from .cluster.describe import describe as describe_cluster
+from .cluster.roles import run_role
+from .inputs import channels
+from .inputs.spark_files import spool_pipes
+from .sigterm import StopOnSigterm
+from .spark import session as spark_mod
+from .spark.filesystems import check_input_uri
+
+log = logging.getLogger("alsreco.train")
+FAILURE_LIMIT = 1024
+TERMINATED = "training was stopped by SIGTERM before it finished; no model was written"
+
+
+@dataclass
+class Job:
+    """How far a run got; `main` reads it to tell a real failure from a late SIGTERM."""
+
+    model_written: bool = False
+
+
+def run(paths: Paths, settings: Settings | None = None, session: Any = None, job: Job | None = None) -> dict[str, Any]:
+    """The training job. Returns the model's metadata.
+
+    With `session` given, Spark is the caller's to stop; otherwise a session sized to this
+    machine is started after the data has loaded on the pandas path (bad data fails before the
+    JVM starts), or first on the Spark path (`prepare.use_spark`: large inputs, input_uri, the
+    job's own multi-host cluster).
+    """
+    started = time.monotonic()
+    settings = settings or Settings(base_dir=paths.base)
+    artifact.remove_staging(paths.model_dir) if paths.model_dir.is_dir() else None
+    hp = hyperparameters.load(paths, settings.spec_file)
+    log.info("hyperparameters: %s", {k: v for k, v in hp.items() if k != "non_product_codes"})
+    own = session is None
+    prepared: prepare.Prepared | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="alsreco-input-", dir=settings.tmpdir) as tmp:
+            if hp["input_uri"]:  # read by Spark in place (s3a://, hdfs://, file://): Spark starts first
+                check_input_uri(hp["input_uri"], settings)
+                session = spark_mod.start(paths, settings) if own else session
+                prepared = prepare.spark_path(session, hp, uri=hp["input_uri"])
+                source = {"channel": hp["input_uri"], "input_mode": "uri"}
+            else:
+                channel = channels.discover(paths)
+                files = spool_pipes(list(channel.files), Path(tmp))
+                source = {"channel": channel.name, "input_mode": channel.mode}
+                own_cluster = bool((rc := load_resource_config(paths)) and rc.multi_host)
+                if prepare.use_spark(files, settings, own_cluster):
+                    session = spark_mod.start(paths, settings) if own else session
+                    prepared = prepare.spark_path(session, hp, files, stage=Path(tmp),
+                                                  local=prepare.is_local(settings))
+                else:
+                    prepared = prepare.pandas_path(files, hp)
+            source["data_path"] = prepared.path
+            r, cat, as_of = prepared.ratings, prepared.catalogue, prepared.as_of
+            log.info("%d customers, %d products, %d ratings; as of %s: %d new products, %d new customers",
+                     r.shape[0], r.shape[1], len(r.rating), as_of.date(), len(cat.new_products),
+                     len(cat.new_customers))
+            if session is None:
+                session = spark_mod.start(paths, settings, ratings=len(r.rating))
+            evaluation = evaluate.evaluate(session, None, hp, as_of, prepared.split) if hp["eval_days"] > 0 \
+                else {"skipped": "eval_days=0"}
+            evaluate.log_metrics(evaluation)
+            users, items = als.fit(session, r, hp, prepared.frame)
+            prepared.release()
+        versions = als.library_versions(session)
+        cluster_info = describe_cluster(session)
+    except BaseException:
+        if own and session is not None:
+            spark_mod.stop(session, force=True)
+        elif prepared is not None and session is not None:
+            prepared.release()
+        raise
+    if own:
+        spark_mod.stop(session)
+    metadata = {
+        "model_version": als.model_version(),
+        "hyperparameters": hp,
+        "als": {"rank": hp["als_rank"], "reg_param": hp["reg_param"], "alpha": hp["alpha"],
+                "implicit_prefs": hp["implicit_prefs"], "max_iter": hp["max_itter"],
+                "nonnegative": hp["nonnegative"], "ranking_type": hp["ranking_type"]},
+        "retention_date": str(as_of.date()),
+        "data": {**prepared.report.as_dict(), **source,
+                 "customers": r.shape[0], "products": r.shape[1], "ratings": int(len(r.rating)),
+                 "first_date": prepared.first_date, "last_date": prepared.last_date,
+                 "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},
+        "metrics": evaluation,
+        "versions": versions,
+        "cluster": cluster_info,
+    }
+    model = als.assemble(r, cat, users, items, metadata)
+    written = batch.write_recommendations(model, paths.output_data_dir / "recommendations.csv")
+    metadata["training_seconds"] = round(time.monotonic() - started, 2)
+    metadata["data"]["recommendation_rows"] = written
+    artifact.write_model(model, paths.model_dir)
+    if job is not None:
+        job.model_written = True
+    log.info("model %s written to %s in %.1fs", metadata["model_version"], paths.model_dir,
+             metadata["training_seconds"])
+    return metadata
+
+
+def write_failure(paths: Paths, err: BaseException) -> None:
+    kind = err.kind if isinstance(err, AlsrecoError) else "AlgorithmError"
+    message = f"{kind}: {err}"
+    try:
+        paths.output_dir.mkdir(parents=True, exist_ok=True)
+        paths.failure_file.write_text(message[:FAILURE_LIMIT])
+    except OSError as exc:  # the reason still reaches stderr
+        log.error("cannot write %s: %s", paths.failure_file, exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    stopper = StopOnSigterm()
+    job = Job()
+    paths = None
+    try:
+        try:
+            settings = Settings.from_env()
+            paths = Paths(settings.base_dir)
+            paths.failure_file.unlink(missing_ok=True)
+            # one host: run(paths, settings); several: leader or worker
+            run_role(paths, settings, lambda p, s: run(p, s, job=job))
+            return 0
+        except UserError as err:
+            error: AlsrecoError = err
+        except (Terminated, SigtermInterrupt):
+            error = Terminated(TERMINATED)
+        except Exception as exc:  # noqa: BLE001 - every other failure is the algorithm's
+            error = Terminated(TERMINATED) if stopper.requested.is_set() else \
+                AlgorithmError(f"{type(exc).__name__}: {exc}")
+            if not stopper.requested.is_set():
+                traceback.print_exc()
+    except SigtermInterrupt:  # SIGTERM while classifying another failure
+        error = Terminated(TERMINATED)
+    if isinstance(error, Terminated) and job.model_written:
+        # Stopped while shutting down after the model was written (e.g. the platform ends a
+        # multi-host job once a worker exits): the job succeeded, and says so.
+        log.info("SIGTERM after the model was written: the job succeeded")
+        return 0
+    log.error("%s: %s", error.kind, error)
+    if paths is None:
+        paths = Paths(Settings.base_only().base_dir)
+    write_failure(paths, error)
+    return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

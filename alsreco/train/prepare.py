@@ -1,0 +1,110 @@
+"""From input files to what the ALS fit, the evaluation and the model need, on one of two data paths.
+
+- pandas (`inputs/read.py`, `ratings.py`): small local inputs. Precise line numbers in errors, no JVM
+  before bad data is rejected, fastest on small data.
+- Spark (`inputs/spark_read.py`, `spark_ratings.py`): inputs larger than `SPARK_INPUT_BYTES`, an
+  `input_uri`, or the job's own multi-host cluster. Nothing proportional to the number of purchase
+  lines reaches the driver; only what the model holds (ids, rating pairs, per-product and
+  per-customer arrays) is collected.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from ..core.settings import Settings
+from . import ratings as ratings_mod
+from . import spark_ratings
+from .inputs import read, spark_read
+from .inputs.read import LoadReport
+from .ratings import Catalogue, Ratings
+
+log = logging.getLogger(__name__)
+SPARK_INPUT_BYTES = 64 << 20  # above this total input size the data path runs in Spark
+
+
+@dataclass
+class Prepared:
+    report: LoadReport
+    as_of: pd.Timestamp
+    ratings: Ratings
+    catalogue: Catalogue
+    first_date: str
+    last_date: str
+    split: Callable[[pd.Timestamp], Any]  # evaluation split: start -> (Ratings, users, items, frame) | None
+    frame: Any = None  # the ratings as a Spark DataFrame (Spark path), for the ALS fit
+    release: Callable[[], None] = lambda: None  # drop what the Spark path persisted
+
+    @property
+    def path(self) -> str:
+        return "pandas" if self.frame is None else "spark"
+
+
+def is_local(settings: Settings) -> bool:
+    return not settings.spark_master or settings.spark_master.startswith("local")
+
+
+def use_spark(files: list[Path], settings: Settings, own_cluster: bool,
+              threshold: int = SPARK_INPUT_BYTES) -> bool:
+    """Which path reads the channel's `files` (regular files: Pipe FIFOs already spooled).
+
+    Spark when the files exceed `threshold` bytes in total, or on the job's own multi-host cluster
+    (every host holds the FullyReplicated channel at the same path); but never when executors
+    cannot read them: an attached cluster (SPARK_MASTER) sees only its own disks (use input_uri),
+    and on several hosts a gzip file must be named .gz (Spark picks codecs by name)."""
+    if not is_local(settings):
+        if not own_cluster:
+            return False
+        unreadable = [f for f in files if not spark_read.readable_in_place(f)]
+        if unreadable:
+            log.warning("reading the data on the leader (pandas): Spark executors cannot read %s in place "
+                        "(gzip without a .gz name); rename it to read it with Spark", unreadable[0])
+            return False
+        return True
+    return sum(Path(f).stat().st_size for f in files) > threshold
+
+
+def pandas_path(files: list[Path], hp: dict[str, Any]) -> Prepared:
+    df, report = read.load(files, hp)
+    as_of = ratings_mod.as_of_date(df, hp)
+    r = ratings_mod.build(df, hp, as_of)
+    cat = ratings_mod.catalogue(df, r, hp, as_of)
+    return Prepared(report, as_of, r, cat, str(df["date"].min()), str(df["date"].max()),
+                    split=lambda start: _pandas_split(df, hp, start))
+
+
+def _pandas_split(df: pd.DataFrame, hp: dict[str, Any], start: pd.Timestamp):
+    from .evaluate import split_pandas
+    return split_pandas(df, hp, start)
+
+
+def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: str = "",
+               stage: Path | None = None, local: bool = True) -> Prepared:
+    """The Spark data path over local `files` (staged under `stage` on a local master) or `uri`."""
+    if uri:
+        frame, report = spark_read.load_uri(spark, uri, hp)
+    else:
+        frame, report = spark_read.load(spark, files, hp, stage=stage, local=local)
+    first, last = spark_ratings.date_range(frame)
+    as_of = spark_ratings.as_of_date(frame, hp, last)
+    sr = spark_ratings.build(frame, hp, as_of)
+    cat = spark_ratings.catalogue(frame, sr, hp, as_of)
+    splits = []
+
+    def split(start: pd.Timestamp):
+        got = spark_ratings.split(frame, hp, start)
+        if got is None:
+            return None
+        splits.append(got[0])
+        return got[0].ratings, got[1], got[2], got[0].frame
+
+    def release() -> None:
+        for s in [sr, *splits]:
+            s.unpersist()
+        spark_read.release(spark)
+
+    return Prepared(report, as_of, sr.ratings, cat, str(first), str(last), split, sr.frame, release)

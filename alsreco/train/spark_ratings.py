@@ -1,0 +1,148 @@
+"""`ratings.py` in Spark: ratings per (customer, product), the catalogue and the evaluation split from a
+DataFrame of clean purchase lines (`inputs/spark_read.load`), with the pandas path's results.
+
+Only what the model holds reaches the driver (through Arrow): the sorted id arrays, the rating pairs
+(for the Purchases CSR), first-seen days and product names. Indices are dense in sorted id order, as
+`pandas.factorize(sort=True)` gives them: Spark orders strings by their UTF-8 bytes, which is code
+point order, Python's string order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .ratings import Catalogue, Ratings
+
+DAY_US = 86_400_000_000
+
+
+@dataclass
+class SparkRatings:
+    ratings: Ratings  # on the driver: ids and (user, item, rating) pairs
+    frame: Any  # the same pairs as a persisted Spark DataFrame (user int, item int, rating float), for ALS
+    customers: Any  # (customer, user) index table
+    products: Any  # (product, item) index table
+
+    def unpersist(self) -> None:
+        for frame in (self.frame, self.customers, self.products):
+            frame.unpersist()
+
+
+def _micros(ts: pd.Timestamp) -> int:
+    return int(pd.Timestamp(ts).value // 1000)
+
+
+def date_range(frame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(first, last) purchase time, naive UTC."""
+    from pyspark.sql import functions as F
+
+    row = frame.agg(F.min(F.unix_micros("date")).alias("lo"), F.max(F.unix_micros("date")).alias("hi")).first()
+    return pd.Timestamp(row["lo"], unit="us"), pd.Timestamp(row["hi"], unit="us")
+
+
+def as_of_date(frame, hp: dict[str, Any], last: pd.Timestamp | None = None) -> pd.Timestamp:
+    """`ratings.as_of_date`: `retention_date`, else the last day in the data."""
+    if hp.get("retention_date"):
+        return pd.Timestamp(hp["retention_date"]).normalize()
+    return (last if last is not None else date_range(frame)[1]).normalize()
+
+
+def _index(frame, column: str, index: str):
+    """(id, dense index in sorted id order), persisted, and the ids as a numpy str array."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    table = (frame.select(column).distinct()
+             .withColumn(index, (F.row_number().over(Window.orderBy(column)) - 1).cast("int"))
+             .persist(StorageLevel.MEMORY_AND_DISK))
+    ids = table.orderBy(index).select(column).toPandas()[column].to_numpy()
+    return table, np.asarray(ids, dtype=str)
+
+
+def build(frame, hp: dict[str, Any], as_of: pd.Timestamp) -> SparkRatings:
+    """`ratings.build`: aggregate purchase lines into ratings according to `ranking_type`."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    half_life = float(hp.get("recency_half_life_days") or 0.0)
+    if half_life > 0:
+        end = _micros(as_of + pd.Timedelta(days=1))
+        age = (F.lit(end) - F.unix_micros("date")).cast("double") / DAY_US
+        w = F.pow(F.lit(0.5), F.greatest(age, F.lit(0.0)) / half_life)
+    else:
+        w = F.lit(1.0)
+    customers, customer_ids = _index(frame, "customer", "user")
+    products, product_ids = _index(frame, "product", "item")
+    agg = (frame.select("customer", "product", w.alias("w"), (w * F.col("quantity")).alias("wq"))
+           .groupBy("customer", "product").agg(F.sum("w").alias("count"), F.sum("wq").alias("qty"))
+           .join(customers, "customer").join(products, "product"))
+    kind = hp["ranking_type"]
+    if kind == "incident":
+        rating = F.lit(1.0)
+    elif kind == "count":
+        rating = F.col("count")
+    elif kind == "total_qty":
+        rating = F.col("qty")
+    elif kind == "log_qty":
+        rating = F.log1p("qty")
+    elif kind == "normalize_count":
+        rating = F.col("count") / F.avg("count").over(Window.partitionBy("item"))
+    else:
+        raise ValueError(f"unknown ranking_type {kind!r}")
+    pairs = (agg.select("user", "item", rating.cast("float").alias("rating"))
+             .persist(StorageLevel.MEMORY_AND_DISK))
+    local = pairs.toPandas().sort_values(["user", "item"], kind="stable")
+    ratings = Ratings(customer_ids=customer_ids, product_ids=product_ids,
+                      user=local["user"].to_numpy(np.int32), item=local["item"].to_numpy(np.int32),
+                      rating=local["rating"].to_numpy(np.float32))
+    return SparkRatings(ratings, pairs, customers, products)
+
+
+def _by_index(frame, table, key: str, index: str, n: int, value: str, fill) -> np.ndarray:
+    got = frame.join(table, key).select(index, value).toPandas()
+    out = np.full(n, fill, dtype=object if isinstance(fill, str) else np.int64)
+    out[got[index].to_numpy()] = got[value].to_numpy()
+    return out
+
+
+def catalogue(frame, sr: SparkRatings, hp: dict[str, Any], as_of: pd.Timestamp) -> Catalogue:
+    """`ratings.catalogue`: popularity, first-seen days, names and the new sets, aligned with the indices."""
+    from pyspark.sql import functions as F
+
+    r = sr.ratings
+    popularity = np.bincount(r.item, minlength=r.shape[1]).astype(np.int32)
+    day = F.datediff(F.to_date("date"), F.lit("1970-01-01").cast("date"))
+    p_days = frame.groupBy("product").agg(F.min(day).alias("day"))
+    c_days = frame.groupBy("customer").agg(F.min(day).alias("day"))
+    p_first = _by_index(p_days, sr.products, "product", "item", r.shape[1], "day", 0).astype("datetime64[D]")
+    c_first = _by_index(c_days, sr.customers, "customer", "user", r.shape[0], "day", 0).astype("datetime64[D]")
+    names = (frame.where(F.col("description") != "").groupBy("product")
+             .agg(F.max_by("description", F.struct("file", "seq")).alias("name")))
+    product_names = _by_index(names, sr.products, "product", "item", r.shape[1], "name", "")
+    cutoff = np.datetime64((as_of - pd.Timedelta(days=int(hp["retention_days"]))).date(), "D")
+    new_p = np.flatnonzero(p_first > cutoff)
+    new_p = new_p[np.argsort(p_first[new_p], kind="stable")[::-1]].astype(np.int32)
+    new_c = np.flatnonzero(c_first > cutoff).astype(np.int32)
+    return Catalogue(popularity, p_first, c_first, np.asarray(product_names, dtype=str), new_p, new_c)
+
+
+def split(frame, hp: dict[str, Any], start: pd.Timestamp):
+    """The evaluation split (see `evaluate.split_pandas`): ratings before `start`, and the window's
+    distinct (customer, product) pairs as model indices (-1 = unknown to the model)."""
+    from pyspark.sql import functions as F
+
+    cut = F.lit(str(start)).cast("timestamp")
+    train, test = frame.where(F.col("date") < cut), frame.where(F.col("date") >= cut)
+    if not train.limit(1).count() or not test.limit(1).count():
+        return None
+    sr = build(train, hp, start - pd.Timedelta(days=1))
+    pairs = (test.select("customer", "product").distinct()
+             .join(sr.customers, "customer", "left").join(sr.products, "product", "left")
+             .select(F.coalesce("user", F.lit(-1)).alias("user"), F.coalesce("item", F.lit(-1)).alias("item"))
+             .toPandas())
+    return sr, pairs["user"].to_numpy(np.int64), pairs["item"].to_numpy(np.int64)

@@ -1,0 +1,80 @@
+"""Everything the Lambda is configured with, read once from the environment at cold start.
+
+`Settings.from_env(os.environ)` is called by the entry point (api/handler.py) the first time the
+container handles a request; every other function takes the Settings object it needs.
+
+| variable | default | meaning |
+|---|---|---|
+| `ENDPOINT_NAME` | (required) | SageMaker endpoint to invoke |
+| `ALLOWED_ORIGIN` | (none: no CORS) | the page's origin, e.g. `https://shop.example.com`; several: commas; `*` = any |
+| `CONNECT_TIMEOUT` | `2` | seconds to connect to the SageMaker runtime |
+| `READ_TIMEOUT` | `8` | seconds to wait for the endpoint's answer (keep below the Lambda timeout) |
+| `MAX_ATTEMPTS` | `2` | total attempts per call (botocore standard retries: throttling, 5xx) |
+| `MAX_BODY_BYTES` | `16384` | largest request body accepted (413 beyond) |
+| `MAX_K` | `100` | largest `k` a caller may ask for |
+| `MAX_IDS` | `100` | longest id list (`items`, `exclude_items`, ...) a caller may send |
+| `SAGEMAKER_ENDPOINT_URL` | (AWS) | talk to this URL instead, e.g. a local `serve` (tests, `make web`) |
+| `AWS_REGION` | set by Lambda | region of the runtime client |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+
+class ConfigError(ValueError):
+    """A missing or malformed environment variable (the Lambda cannot start)."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, kind=float):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} is outside [{low}, {high}]")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoint_name: str
+    allowed_origins: tuple[str, ...] = ()
+    connect_timeout: float = 2.0
+    read_timeout: float = 8.0
+    max_attempts: int = 2
+    max_body_bytes: int = 16384
+    max_k: int = 100
+    max_ids: int = 100
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        name = env.get("ENDPOINT_NAME", "").strip()
+        if not name:
+            raise ConfigError("ENDPOINT_NAME is not set: the SageMaker endpoint to invoke")
+        origins = tuple(o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGIN", "").split(",") if o.strip())
+        return cls(
+            endpoint_name=name,
+            allowed_origins=origins,
+            connect_timeout=_number(env, "CONNECT_TIMEOUT", 2, 0.1, 60),
+            read_timeout=_number(env, "READ_TIMEOUT", 8, 0.1, 900),
+            max_attempts=_number(env, "MAX_ATTEMPTS", 2, 1, 10, int),
+            max_body_bytes=_number(env, "MAX_BODY_BYTES", 16384, 64, 6 * 1024 * 1024, int),
+            max_k=_number(env, "MAX_K", 100, 1, 1000, int),
+            max_ids=_number(env, "MAX_IDS", 100, 1, 10000, int),
+            endpoint_url=env.get("SAGEMAKER_ENDPOINT_URL", "").strip() or None,
+            region=env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1",
+        )
+
+    def cors_origin(self, origin: str | None) -> str | None:
+        """The Access-Control-Allow-Origin value for a request from `origin`, or None (no CORS)."""
+        if "*" in self.allowed_origins:
+            return "*"
+        if origin and origin.rstrip("/") in self.allowed_origins:
+            return origin.rstrip("/")
+        return None

@@ -1,0 +1,1 @@
+"""The storefront stack as code (AWS CDK, Python): `python -m infra.app` synthesizes it offline."""

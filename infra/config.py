@@ -1,0 +1,81 @@
+"""Synth-time options of the storefront stack (CDK context values, `-c name=value`).
+
+Deploy-time values (the image, the model data, instance type/count, the allowed origin) are
+CloudFormation parameters instead (infra/stack.py), so one synthesized template serves any model.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,50}$")
+
+
+class ContextError(ValueError):
+    pass
+
+
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ContextError(f"{name}={value!r}: expected true or false")
+
+
+def _int(name: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ContextError(f"{name}={value!r}: expected an integer") from None
+    if not low <= number <= high:
+        raise ContextError(f"{name}={value!r}: expected {low}..{high}")
+    return number
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    endpoint_name: str = "alsreco-storefront"   # lower case: SageMaker lower-cases names in ARNs
+    api_key: bool = False            # require an API key (X-Api-Key) with a usage plan
+    throttle_rate: int = 10          # stage-wide steady requests per second
+    throttle_burst: int = 20         # stage-wide burst
+    quota_per_day: int = 10000       # usage plan quota (with api_key)
+    max_body_bytes: int = 16384      # the Lambda's body limit (API Gateway's own is 10 MB)
+    max_k: int = 100
+    max_ids: int = 100
+    read_timeout: int = 8            # seconds the Lambda waits for the endpoint
+    memory_mb: int = 256
+    reserved_concurrency: int = 0    # 0 = none reserved
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> "StackConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(context) - known)
+        if unknown:
+            raise ContextError(f"unknown context value {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        values: dict[str, Any] = {}
+        limits = {"throttle_rate": (1, 10000), "throttle_burst": (1, 5000), "quota_per_day": (1, 10**9),
+                  "max_body_bytes": (1024, 6 * 1024 * 1024), "max_k": (1, 1000), "max_ids": (1, 10000),
+                  "read_timeout": (1, 25), "memory_mb": (128, 10240), "reserved_concurrency": (0, 1000)}
+        for name, value in context.items():
+            if name == "api_key":
+                values[name] = _bool(name, value)
+            elif name == "endpoint_name":
+                if not NAME.match(str(value)):
+                    raise ContextError(f"endpoint_name={value!r}: lower-case letters, digits and '-', max 51")
+                values[name] = str(value)
+            else:
+                values[name] = _int(name, value, *limits[name])
+        config = cls(**values)
+        if config.throttle_burst < config.throttle_rate:
+            raise ContextError("throttle_burst must be at least throttle_rate")
+        return config
+
+    @property
+    def lambda_timeout(self) -> int:
+        """Two endpoint attempts plus slack, within API Gateway's 29 s integration limit."""
+        return min(2 * self.read_timeout + 4, 29)

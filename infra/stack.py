@@ -1,0 +1,65 @@
+"""The storefront stack: SageMaker endpoint + Lambda/REST API + the page's bucket and CDN.
+
+CloudFormation parameters (set at deploy time):
+  ImageUri        the alsreco image in ECR (printed by build_and_push.sh)
+  ModelDataUrl    s3://.../model.tar.gz of a training job
+  InstanceType    default ml.m5.large          InstanceCount   default 1
+  AllowedOrigin   the origin the page is served from; empty (default) = the stack's own CloudFront URL
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
+from constructs import Construct
+
+from .config import StackConfig
+from .model import Endpoint
+from .page import PageSite
+from .rest_api import StorefrontApi
+
+ECR_IMAGE = r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})?$"
+S3_URL = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$"
+ORIGIN = r"^$|^\*$|^https?://[^\s,*/]+$"
+
+
+class StorefrontStack(Stack):
+    def __init__(self, scope: Construct, cid: str, *, config: StackConfig, code_dir: Path, **kwargs) -> None:
+        super().__init__(scope, cid, **kwargs)
+        image = CfnParameter(self, "ImageUri", type="String", allowed_pattern=ECR_IMAGE,
+                             description="alsreco image URI in ECR, e.g. 123456789012.dkr.ecr.eu-west-1"
+                                         ".amazonaws.com/alsreco:1a2b3c4",
+                             constraint_description="an ECR image URI: <account>.dkr.ecr.<region>.amazonaws.com/"
+                                                    "<repo>[:tag]")
+        data = CfnParameter(self, "ModelDataUrl", type="String", allowed_pattern=S3_URL,
+                            description="s3:// URL of the training job's model.tar.gz",
+                            constraint_description="s3://bucket/key")
+        instance_type = CfnParameter(self, "InstanceType", type="String", default="ml.m5.large",
+                                     allowed_pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
+                                     description="endpoint instance type")
+        instance_count = CfnParameter(self, "InstanceCount", type="Number", default=1, min_value=1, max_value=10,
+                                      description="endpoint instances")
+        origin = CfnParameter(self, "AllowedOrigin", type="String", default="", allowed_pattern=ORIGIN,
+                              description="origin allowed to call the API (CORS), e.g. https://shop.example.com; "
+                                          "empty = this stack's CloudFront page URL; * = any (not recommended)",
+                              constraint_description="empty, *, or http(s)://host[:port] without a path")
+
+        page = PageSite(self, "Page")
+        use_page = CfnCondition(self, "OriginIsThePage", expression=Fn.condition_equals(origin.value_as_string, ""))
+        allowed_origin = Fn.condition_if(use_page.logical_id, page.origin, origin.value_as_string).to_string()
+
+        endpoint = Endpoint(self, "Model", endpoint_name=config.endpoint_name, image_uri=image.value_as_string,
+                            model_data_url=data.value_as_string, instance_type=instance_type.value_as_string,
+                            instance_count=instance_count.value_as_number)
+        api = StorefrontApi(self, "Storefront", config=config, code_dir=code_dir,
+                            endpoint_name=endpoint.endpoint_name, endpoint_arn=endpoint.endpoint_arn,
+                            allowed_origin=allowed_origin)
+
+        CfnOutput(self, "ApiUrl", value=api.url, description="POST recommendations here")
+        CfnOutput(self, "ApiBase", value=api.api.url, description="web/config.js apiBase")
+        CfnOutput(self, "PageBucket", value=page.bucket.bucket_name, description="upload web/ here")
+        CfnOutput(self, "PageUrl", value=page.origin + "/", description="the page")
+        CfnOutput(self, "EndpointName", value=endpoint.endpoint_name)
+        if api.api_key is not None:
+            CfnOutput(self, "ApiKeyId", value=api.api_key.key_id,
+                      description="aws apigateway get-api-key --include-value --api-key <id>")

@@ -1,0 +1,146 @@
+"""API Gateway REST API (v1) Lambda proxy events, written from the documented input format, and a
+real boto3 sagemaker-runtime client whose calls are stubbed (botocore Stubber checks every call
+against the service model)."""
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+from typing import Any
+
+import pytest
+
+ORIGIN = "https://shop.example.com"
+
+# The documented shape (API Gateway developer guide, "Input format of a Lambda function for proxy
+# integration"), as a POST /recommendations from a browser on ORIGIN arrives at the function.
+BASE_EVENT: dict[str, Any] = {
+    "resource": "/recommendations",
+    "path": "/recommendations",
+    "httpMethod": "POST",
+    "headers": {
+        "accept": "*/*",
+        "content-type": "application/json",
+        "Host": "abc123defg.execute-api.eu-west-1.amazonaws.com",
+        "origin": ORIGIN,
+        "User-Agent": "Mozilla/5.0",
+        "X-Amzn-Trace-Id": "Root=1-65f0a1b2-0123456789abcdef01234567",
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    },
+    "multiValueHeaders": {
+        "accept": ["*/*"],
+        "content-type": ["application/json"],
+        "Host": ["abc123defg.execute-api.eu-west-1.amazonaws.com"],
+        "origin": [ORIGIN],
+        "User-Agent": ["Mozilla/5.0"],
+        "X-Amzn-Trace-Id": ["Root=1-65f0a1b2-0123456789abcdef01234567"],
+        "X-Forwarded-For": ["203.0.113.7"],
+        "X-Forwarded-Port": ["443"],
+        "X-Forwarded-Proto": ["https"],
+    },
+    "queryStringParameters": None,
+    "multiValueQueryStringParameters": None,
+    "pathParameters": None,
+    "stageVariables": None,
+    "requestContext": {
+        "resourceId": "x1y2z3",
+        "resourcePath": "/recommendations",
+        "httpMethod": "POST",
+        "extendedRequestId": "Jq3cFEXAMPLE=",
+        "requestTime": "23/Nov/2026:08:30:00 +0000",
+        "path": "/prod/recommendations",
+        "accountId": "123456789012",
+        "protocol": "HTTP/1.1",
+        "stage": "prod",
+        "domainPrefix": "abc123defg",
+        "requestTimeEpoch": 1795336200000,
+        "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "identity": {
+            "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
+            "sourceIp": "203.0.113.7", "principalOrgId": None, "accessKey": None,
+            "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None, "userArn": None,
+            "userAgent": "Mozilla/5.0", "user": None, "apiKey": None, "apiKeyId": None,
+        },
+        "domainName": "abc123defg.execute-api.eu-west-1.amazonaws.com",
+        "apiId": "abc123defg",
+    },
+    "body": None,
+    "isBase64Encoded": False,
+}
+
+
+def proxy_event(body: Any = None, method: str = "POST", path: str = "/recommendations", b64: bool = False,
+                headers: dict[str, str] | None = None, drop_headers: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A POST /recommendations event; `body` is JSON-encoded unless it is already str/bytes."""
+    event = copy.deepcopy(BASE_EVENT)
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+    event["resource"] = event["path"] = event["requestContext"]["resourcePath"] = path
+    for name in drop_headers:
+        event["headers"].pop(name, None)
+        event["multiValueHeaders"].pop(name, None)
+    for name, value in (headers or {}).items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
+    if body is not None:
+        raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        raw = raw.encode() if isinstance(raw, str) else raw
+        event["body"] = base64.b64encode(raw).decode() if b64 else raw.decode()
+        event["isBase64Encoded"] = b64
+    return event
+
+
+class Context:
+    """The Lambda context attributes the handler reads."""
+    aws_request_id = "5f1d6c1e-1111-2222-3333-444455556666"
+    function_name = "storefront"
+
+
+def answer(body: dict[str, Any] | bytes) -> dict[str, Any]:
+    """A stubbed InvokeEndpoint response."""
+    from botocore.response import StreamingBody
+
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return {"Body": StreamingBody(io.BytesIO(raw), len(raw)), "ContentType": "application/json"}
+
+
+PREDICTION = {
+    "model_version": "20261123T085637Z-fa793191",
+    "predictions": [{"customer_id": "17850", "known": True, "recommendation_id": "rec-1",
+                     "recommendations": [
+                         {"product_id": "22834", "score": 1.05, "reason": "model", "name": "HAND WARMER BABUSHKA"},
+                         {"product_id": "21034", "score": 1.01, "reason": "model"}]}],
+}
+
+
+@pytest.fixture(scope="session")
+def runtime_client():
+    """A real sagemaker-runtime client (dummy credentials, one attempt per call)."""
+    from api.endpoint import make_client
+    from api.settings import Settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "test")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        client = make_client(Settings(endpoint_name="reco", max_attempts=1))   # credentials resolved here
+    return client
+
+
+@pytest.fixture
+def stubbed(runtime_client):
+    """(client, stubber): the client's responses are the ones the test queues."""
+    from botocore.stub import Stubber
+
+    with Stubber(runtime_client) as stubber:
+        yield runtime_client, stubber
+
+
+@pytest.fixture(scope="session")
+def serve_url(trained_model_dir, tmp_path_factory):
+    """The real `serve` on the model trained from the bundled sample (tests/conftest.py)."""
+    from tests.api.serve_process import running_serve
+
+    with running_serve(trained_model_dir, tmp_path_factory.mktemp("storefront_serve")) as url:
+        yield url
