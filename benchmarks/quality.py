@@ -15,6 +15,12 @@ wrote, with `alsreco.train.metrics`. Compared: popularity (distinct customers, f
 the seed's setting (explicit ALS on counts, rank 10, 5 iterations, reg 0.01), our defaults
 (read from alsreco/core/hyperparameters.py + als_spec.json at run time), a small grid around them,
 and the `implicit` library (CPU) on the same training matrix. Mean and spread over seeds.
+
+Similar products (`item_id` requests, similar_items.csv), as a sanity check on each protocol's
+held-out baskets (an invoice with >= 2 distinct products the model knows): does the top-10 similar
+list of the basket's first product (file order) hold another product of the same basket? Hit rate
+for the default model (cosine of the item factors, `alsreco.core.similar`), for popularity (the
+top-10 best sellers other than the product) and for 10 random products (exact expectation).
 """
 from __future__ import annotations
 
@@ -147,6 +153,36 @@ def implicit_scores(model, holdout: Holdout, factors: int, alpha: float, seed: i
     return holdout.score(als.user_factors, als.item_factors)
 
 
+def similar_hit_rates(model, test: pd.DataFrame) -> dict[str, Any]:
+    """Held-out baskets: hit rate of the first product's top-K similar list vs popularity and random."""
+    from alsreco.core.similar import SimilarRanker
+    prod = pd.Index([str(x) for x in model.product_ids])
+    t = pd.DataFrame({"basket": test["customer"] + "\x00" + test["invoice"], "i": prod.get_indexer(test["product"])})
+    t = t[t["i"] >= 0].drop_duplicates()  # keeps file order: the first line of a basket stays first
+    firsts, others = [], []
+    for _, items in t.groupby("basket", sort=False)["i"]:
+        if len(items) >= 2:
+            firsts.append(int(items.iloc[0]))
+            others.append(set(items.iloc[1:].tolist()))
+    n = len(model.product_ids)
+    if not firsts:
+        return {"baskets": 0}
+    ranker = SimilarRanker(model.item_factors, K)
+    model_hits = 0
+    for start in range(0, len(firsts), ranker.rows):
+        block = ranker.rank(np.asarray(firsts[start:start + ranker.rows]))
+        model_hits += sum(bool(set(row[ok].tolist()) & rest)
+                          for row, ok, rest in zip(block.similar, block.valid, others[start:start + ranker.rows]))
+    order = np.lexsort((np.asarray(prod), -np.asarray(model.product_popularity, dtype=np.int64)))
+    pop_hits = sum(bool(set(order[order != f][:K].tolist()) & rest) for f, rest in zip(firsts, others))
+    # 10 products drawn from the n - 1 others: P(none of the m basket products) = C(n-1-m, K) / C(n-1, K)
+    miss = [np.prod([(n - 1 - len(rest) - j) / (n - 1 - j) for j in range(K)]) for rest in others]
+    return {"baskets": len(firsts), "mean_other_items": round(float(np.mean([len(r) for r in others])), 2),
+            "model_hit_rate": round(model_hits / len(firsts), 4),
+            "popularity_hit_rate": round(pop_hits / len(firsts), 4),
+            "random_hit_rate": round(1.0 - float(np.mean(miss)), 4)}
+
+
 # ----------------------------------------------------------------------------- runs
 def run_key(protocol: str, seed: int, settings: dict[str, Any]) -> str:
     return json.dumps([protocol, seed, common.model_settings(settings)], sort_keys=True)
@@ -272,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(path, mmap=False)
         holdout = Holdout(model, protocols[pname]["test"])
         protocols[pname]["pop"] = holdout.score_popularity(model.product_popularity)
+        protocols[pname]["info"]["similar_products"] = sim = similar_hit_rates(model, protocols[pname]["test"])
+        say(f"  similar products, {pname}: {sim.get('baskets', 0)} held-out baskets; first item's top-{K} similar "
+            f"list holds another basket item: model {sim.get('model_hit_rate')}, popularity "
+            f"{sim.get('popularity_hit_rate')}, random {sim.get('random_hit_rate')}")
         protocols[pname]["implicit"] = {}
         try:
             import implicit  # noqa: F401

@@ -6,7 +6,8 @@
 - `serve` runs as a subprocess on a free 127.0.0.1 port with its default worker count;
   `wrk` (another process, Lua script for POST bodies) measures requests/s and p50/p90/p99
   latency at each concurrency for: GET /ping (the ceiling of the stack), one customer per
-  request, 100 customers per request, one customer with rules on. Every response's status is
+  request, 100 customers per request, one customer with rules on, the products similar to one
+  product (`item_id`, k=10; reported next to `single` at c=16). Every response's status is
   counted in Lua: anything outside 2xx is reported. Without wrk a small Python load loop is
   used (and the result says so).
 - Memory: RSS and PSS (/proc/PID/smaps_rollup) of every process of `serve` with 1, 2 and 4
@@ -167,11 +168,14 @@ class Serve:
 
 # ----------------------------------------------------------------------------- load
 def bodies(customer_ids: list[str], scenario: str, n: int = 256, seed: int = 0) -> list[str]:
+    """Request bodies; for `similar`, `customer_ids` are product ids."""
     rng = random.Random(seed)
     out = []
     for _ in range(n):
-        if scenario == "single":
-            doc: dict[str, Any] = {"customer_id": rng.choice(customer_ids), "k": 10}
+        if scenario == "similar":
+            doc: dict[str, Any] = {"item_id": rng.choice(customer_ids), "k": 10}
+        elif scenario == "single":
+            doc = {"customer_id": rng.choice(customer_ids), "k": 10}
         elif scenario == "batch100":
             doc = {"customer_ids": rng.sample(customer_ids, min(100, len(customer_ids))), "k": 10}
         elif scenario == "rules":
@@ -256,11 +260,13 @@ def python_point(url: str, path: str, method: str, docs: list[str], concurrency:
 
 
 def load_test(serve: Serve, customer_ids: list[str], concurrency: list[int], duration: float,
-              tmp: Path) -> dict[str, Any]:
+              tmp: Path, product_ids: list[str] | None = None) -> dict[str, Any]:
     use_wrk = shutil.which("wrk") is not None
     scenarios = {"ping": ("GET", "/ping", ["" ]), "single": ("POST", "/invocations", bodies(customer_ids, "single")),
                  "batch100": ("POST", "/invocations", bodies(customer_ids, "batch100", n=32)),
                  "rules": ("POST", "/invocations", bodies(customer_ids, "rules"))}
+    if product_ids:
+        scenarios["similar"] = ("POST", "/invocations", bodies(product_ids, "similar"))
     out: dict[str, Any] = {}
     for name, (method, path, docs) in scenarios.items():
         # warm-up: every worker has touched the model and the code paths
@@ -358,10 +364,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- load on the sample model, default workers -------------------------------------
     customer_ids = [str(x) for x in load_model(models["sample"]).customer_ids]
+    product_ids = [str(x) for x in load_model(models["sample"]).product_ids]
     say(f"serve (default workers) on the sample model; wrk: {shutil.which('wrk') or 'missing: Python load loop'}")
     srv = Serve(base)
     try:
-        load = load_test(srv, customer_ids, concurrency, duration, tmp)
+        load = load_test(srv, customer_ids, concurrency, duration, tmp, product_ids)
         load_memory = srv.memory()
         workers = sum(1 for p in load_memory["processes"] if p["role"] == "gunicorn") - 1
     finally:
@@ -398,6 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = max(r["rps"] for r in load["ping"])
     single_best = max(r["rps"] for r in load["single"])
     p99_16 = (at("single", 16) or {}).get("p99_ms")
+    c_cmp = 16 if at("similar", 16) else max(concurrency)
+    similar_vs_single = {"concurrency": c_cmp, **{f"{scn}_{m}": (at(scn, c_cmp) or {}).get(m) for scn in
+                                                  ("single", "similar") for m in ("rps", "p50_ms", "p99_ms")}}
+    say(f"  similar products vs single customer at c={c_cmp}: {similar_vs_single}")
     non2xx = sum(r["non_2xx"] + r["socket_errors"] for rs in load.values() for r in rs)
     goals = {
         "single_vs_ping": {"target_min": GOALS["single_vs_ping_min"], "measured": round(single_best / ceiling, 3),
@@ -410,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"smoke": smoke, "duration_seconds": duration, "concurrency": concurrency, "workers": workers,
                "load_tool": "wrk" if shutil.which("wrk") else "python", "models": model_info, "load": load,
                "load_memory": load_memory, "memory": memory, "in_process": scoring, "goals": goals,
+               "similar_vs_single": similar_vs_single,
                "seconds": round(time.monotonic() - started, 1)}
     common.write_result(args.results, "serve_load-smoke" if smoke else "serve_load", payload)
     return 0

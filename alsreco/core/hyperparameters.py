@@ -133,6 +133,9 @@ SCHEMA: tuple[Param, ...] = (
           min=1, max=1000, group="serving"),
     Param("group_size", "int", 10000, "Customers per block when batch-scoring everyone.",
           min=1, max=10**7, group="serving"),
+    Param("similar_items", "bool", True, "Write output/data/similar_items.csv (top-N similar products for "
+          "every product; its cost grows with the square of the catalogue: ~30 s at 100k products).",
+          group="serving"),
     Param("exclude_purchased", "bool", True, "Default rule: never recommend what a customer already bought.",
           group="serving"),
     Param("exclude_popular", "int", 0, "Default rule: exclude the top-P best sellers.", min=0, max=10**6,

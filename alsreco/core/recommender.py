@@ -47,7 +47,7 @@ from .topk import top_k_lists
 BLOCK_ROWS = 1024  # at most this many customers per matrix product ...
 PLAN_CACHE_SIZE = 256  # resolved rule sets kept per worker
 BLOCK_CELLS = 1 << 22  # ... and at most this many scores (16 MB of float32 per score matrix)
-SESSION_RATING = 1.0  # what one session item adds to a customer's stored rating of it (one more event)
+SESSION_WEIGHT = 1.0  # a session item adds this x the customer's mean stored rating to its rating
 MODEL, SIMILAR, COLD = "model", "similar", "popular"  # how a block of rows is scored = its reason
 _NONE = np.empty(0, dtype=np.int64)
 
@@ -195,8 +195,9 @@ class Recommender:
         n = items with r_i > 0 (Spark's λ scaling; confidence uses |r_i|);
         explicit: (Σ_i y_i y_iᵀ + λ n I) x = Σ_i r_i y_i, n = all items (ridge)."""
         items = np.asarray(items, dtype=np.int64)
-        if ratings is None:
-            items, ratings = np.unique(items), np.ones(len(np.unique(items)))
+        if ratings is None:  # a basket: each product once, rating 1
+            items = np.unique(items)
+            ratings = np.ones(len(items))
         r = np.asarray(ratings, dtype=np.float64)
         y = self.item_factors[items].astype(np.float64)
         rank = y.shape[1]
@@ -216,13 +217,15 @@ class Recommender:
 
     def session_factor(self, customer: int, session: np.ndarray) -> np.ndarray:
         """A known customer's factor with this session's items as extra events: the ALS user step
-        (`fold_in`) over the stored ratings r_u (purchases.npz) plus SESSION_RATING for each
-        session item (added to r_ui when already bought). Spark's last half-iteration solves the
-        same system without the session, so an empty session gives back the trained factor."""
+        (`fold_in`) over the stored ratings r_u (purchases.npz) with each session item's rating
+        raised by SESSION_WEIGHT x mean(r_u) (one more product of the customer's typical weight,
+        whatever the ranking_type's scale). Spark's last half-iteration solves the same system
+        without the session, so an empty session gives back the trained factor."""
         p = self.model.purchases
+        stored = np.asarray(p.row_data(customer), dtype=np.float64)
+        weight = SESSION_WEIGHT * (float(np.abs(stored).mean()) if len(stored) else 1.0)
         items = np.concatenate([np.asarray(p.row(customer), dtype=np.int64), np.asarray(session, dtype=np.int64)])
-        r = np.concatenate([np.asarray(p.row_data(customer), dtype=np.float64),
-                            np.full(len(session), SESSION_RATING)])
+        r = np.concatenate([stored, np.full(len(session), weight)])
         uniq, inverse = np.unique(items, return_inverse=True)
         return self.fold_in(uniq, np.bincount(inverse, weights=r, minlength=len(uniq)))
 

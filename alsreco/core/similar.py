@@ -8,7 +8,10 @@ against the whole catalogue with one matrix product, the product itself is maske
 on memory order. A product whose factor is all zeros has similarity 0 with everything.
 
 Serving (`Recommender`, with the business rules) and `train` (similar_items.csv, no rules) both
-score with `unit_rows` + one matrix product, so their lists agree under the default rules.
+score with `unit_rows` + one matrix product, so their lists agree under the default rules — up to
+the order of products whose similarities are equal within float32 noise (collinear factors: the
+long tail bought by a single customer gets factors that differ only in length), which BLAS may
+round differently in blocks of different sizes.
 """
 from __future__ import annotations
 
@@ -45,7 +48,6 @@ class SimilarRanker:
     def __init__(self, item_factors: np.ndarray, n: int, cells: int = BLOCK_CELLS, max_rows: int | None = None,
                  unit: np.ndarray | None = None):
         self.unit = unit_rows(item_factors) if unit is None else unit
-        self.unit_t = np.ascontiguousarray(self.unit.T)
         self.n = max(0, int(n))
         self.rows = block_rows(len(self.unit), self.n, cells, max_rows)
         self._buf: np.ndarray | None = None
@@ -61,7 +63,7 @@ class SimilarRanker:
         if self._buf is None or self._buf.shape[0] < rows:  # the first block is the largest
             self._buf = np.empty((rows, len(self.unit)), dtype=np.float32)
         keys = self._buf[:rows]
-        np.matmul(self.unit[chunk], self.unit_t, out=keys)
+        np.matmul(self.unit[chunk], self.unit.T, out=keys)  # the same product as `Recommender` serves
         keys[np.arange(rows), chunk] = -np.inf  # a product is never similar to itself
         idx, valid = top_k(keys, self.n)
         return SimilarBlock(chunk, idx, np.take_along_axis(keys, idx, axis=1), valid)

@@ -26,7 +26,7 @@ from ..core.errors import (
 from ..core.logs import configure_logging
 from ..core.paths import Paths
 from ..core.settings import Settings
-from . import als, batch, evaluate, prepare
+from . import als, batch, evaluate, prepare, similar
 from .cluster.config import load_resource_config
 from .cluster.describe import describe as describe_cluster
 from .cluster.roles import run_role
@@ -120,6 +120,8 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     }
     model = als.assemble(r, cat, users, items, metadata)
     written = batch.write_recommendations(model, paths.output_data_dir / "recommendations.csv")
+    if hp["similar_items"]:
+        similar.write_similar_items(model, paths.output_data_dir / "similar_items.csv")
     metadata["training_seconds"] = round(time.monotonic() - started, 2)
     metadata["data"]["recommendation_rows"] = written
     artifact.write_model(model, paths.model_dir)

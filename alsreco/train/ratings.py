@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.artifact import Purchases
+from ..core.errors import UserError
 
 
 @dataclass
@@ -70,12 +71,18 @@ def build(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp) -> Ratings:
         rating = agg["count"].to_numpy() / mean
     else:  # validated by the schema; kept as a guard for direct callers
         raise ValueError(f"unknown ranking_type {kind!r}")
+    with np.errstate(over="ignore"):
+        rating = rating.astype(np.float32)
+    if not np.isfinite(rating).all():
+        raise UserError(f"ranking_type={kind!r} gives ratings too large for float32 (the largest summed "
+                        f"value is {np.nanmax(agg['qty'].to_numpy()):.3g}); check the quantity column or use "
+                        "ranking_type=count or log_qty")
     return Ratings(
         customer_ids=np.asarray(customer_ids, dtype=str),
         product_ids=np.asarray(product_ids, dtype=str),
         user=agg["user"].to_numpy(np.int32),
         item=agg["item"].to_numpy(np.int32),
-        rating=rating.astype(np.float32),
+        rating=rating,
     )
 
 

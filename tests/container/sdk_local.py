@@ -57,8 +57,17 @@ class AwsTrap:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
-                body = b"alsreco sdk-local test: no AWS or internet access from this test\n"
+                # An AWS-style AccessDenied (JSON for JSON protocols, else XML): botocore raises a
+                # ClientError at once instead of retrying a response it cannot parse.
+                message = "alsreco sdk-local test: no AWS or internet access from this test"
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    ctype, body = "application/x-amz-json-1.1", json.dumps(
+                        {"__type": "AccessDeniedException", "message": message}).encode()
+                else:
+                    ctype, body = "text/xml", (f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+                                               f"<Message>{message}</Message></Error></ErrorResponse>").encode()
                 self.send_response(403)
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Connection", "close")
                 self.end_headers()

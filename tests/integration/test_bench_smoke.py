@@ -94,7 +94,7 @@ def test_train_speed_smoke(smoke_results):
 
 def test_serve_load_smoke(smoke_results):
     doc = _doc(smoke_results, "serve_load")
-    assert set(doc["load"]) == {"ping", "single", "batch100", "rules"}
+    assert set(doc["load"]) == {"ping", "single", "batch100", "rules", "similar"}
     for scenario, points in doc["load"].items():
         assert [p["concurrency"] for p in points] == doc["concurrency"]
         for p in points:

@@ -107,7 +107,7 @@ def test_csv_request(server, customers, accept):
     assert resp.headers["Content-Type"].startswith(want)
     if want == "text/csv":
         rows = list(csv.DictReader(io.StringIO(resp.text)))
-        assert list(rows[0]) == ["customer_id", "rank", "product_id", "score", "reason"]
+        assert list(rows[0]) == ["customer_id", "rank", "product_id", "score", "reason", "recommendation_id"]
         assert [r["customer_id"] for r in rows] == [customers[0]] * 2 + [customers[1]] * 10
         assert [r["rank"] for r in rows[:3]] == ["1", "2", "1"]
     elif want == "application/json":
@@ -205,7 +205,7 @@ def test_boto3_sagemaker_runtime_invoke_endpoint(server, customers, monkeypatch)
     assert doc["predictions"][0]["customer_id"] == customers[0]
     assert len(doc["predictions"][0]["recommendations"]) == 3
     out = client.invoke_endpoint(EndpointName="x", Body=f"{customers[0]}\n{customers[1]}\n", ContentType="text/csv")
-    assert out["Body"].read().decode().startswith("customer_id,rank,product_id,score,reason\n")
+    assert out["Body"].read().decode().startswith("customer_id,rank,product_id,score,reason,recommendation_id\n")
     with pytest.raises(botocore.ClientError) as info:
         client.invoke_endpoint(EndpointName="x", Body=b'{"k": 0}', ContentType="application/json")
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

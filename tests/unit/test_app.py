@@ -200,7 +200,7 @@ def test_text_responses_have_one_line_per_record_and_no_trailing_newline(client,
     if accept == "application/jsonlines":
         assert [json.loads(x)["customer_id"] for x in lines] == ["17850", "16098", "nobody"]
     else:
-        assert lines[0] == "customer_id,rank,product_id,score,reason" and len(lines) == 1 + 3 * 5
+        assert lines[0] == "customer_id,rank,product_id,score,reason,recommendation_id" and len(lines) == 1 + 3 * 5
 
 
 def test_execution_parameters_report_the_payload_setting(model_dir):

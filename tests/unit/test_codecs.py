@@ -200,6 +200,8 @@ PREDS = [
 def test_encode_json():
     doc = json.loads(codecs.encode(PREDS, JSON, "v1"))
     assert doc["model_version"] == "v1"
+    assert [doc["predictions"][i].pop("recommendation_id") for i in (0, 2)] == \
+        [PREDS[0].recommendation_id, PREDS[2].recommendation_id]
     assert doc["predictions"][0] == {
         "customer_id": "17850", "known": True, "unknown_items": ["NOPE"],
         "recommendations": [{"product_id": "85123A", "score": 0.93, "reason": "model", "name": "WHITE HANGING HEART"},
@@ -229,7 +231,9 @@ def test_jsonlines_body_of_n_records_has_exactly_n_lines_and_no_trailing_newline
 
 def test_encode_csv():
     text = codecs.encode([PREDS[0], PREDS[2]], CSV, "v1")
-    assert text == "customer_id,rank,product_id,score,reason\n17850,1,85123A,0.93,model\n17850,2,22960,0.5,forced"
+    rid = PREDS[0].recommendation_id
+    assert text == ("customer_id,rank,product_id,score,reason,recommendation_id\n"
+                    f"17850,1,85123A,0.93,model,{rid}\n17850,2,22960,0.5,forced,{rid}")
     code, msg = status(codecs.encode, PREDS, CSV, "v1")
     assert code == 400 and "line 2: bad" in msg and "jsonlines" in msg
 
@@ -240,5 +244,6 @@ def test_csv_body_has_one_line_per_row_and_no_trailing_newline():
     text = codecs.encode(preds, CSV, "v1")
     assert not text.endswith("\n")
     lines = text.split("\n")
-    assert len(lines) == 1 + 4 * 3 and lines[0] == "customer_id,rank,product_id,score,reason"
-    assert codecs.encode([Prediction("x", False, [])], CSV, "v1") == "customer_id,rank,product_id,score,reason"
+    assert len(lines) == 1 + 4 * 3 and lines[0] == "customer_id,rank,product_id,score,reason,recommendation_id"
+    assert codecs.encode([Prediction("x", False, [])], CSV, "v1") == \
+        "customer_id,rank,product_id,score,reason,recommendation_id"

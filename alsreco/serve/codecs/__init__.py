@@ -3,8 +3,10 @@ chosen through the DECODERS / ENCODERS tables.
 
 Content types: application/json (one document), application/jsonlines (one request per line; a bad
 line becomes an error record at its position) and text/csv (one customer id per line, optional
-second column k, optional header `customer_id[,k]`). Every client mistake raises `HttpError` with
-a 4xx status and a message naming what is wrong.
+second column k, optional header `customer_id[,k]`). A JSON / JSON Lines request object with
+`item_id` (or a JSON document with `item_ids`) asks for similar products; its prediction carries
+`item_id` instead of `customer_id`. Every prediction carries a `recommendation_id` (a CSV column).
+Every client mistake raises `HttpError` with a 4xx status and a message naming what is wrong.
 
 Text bodies never end with a newline: batch transform's `AssembleWith=Line` adds one after every
 response, so the assembled output has exactly one line per input line.

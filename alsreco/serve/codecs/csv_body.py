@@ -1,10 +1,15 @@
 """text/csv: one customer id per line (optional second column k, optional header
-`customer_id[,k]`) in; `customer_id,rank,product_id,score,reason` rows out. CSV output cannot
-carry a per-record error, so a bad record makes the whole request a 400."""
+`customer_id[,k]`) in; `customer_id,rank,product_id,score,reason,recommendation_id` rows out.
+
+Similar-products lists (JSON / JSON Lines requests with `item_id`) come out as
+`item_id,rank,product_id,score,reason,recommendation_id`: the first column names what the list is
+for. One CSV body has one header, so it cannot mix customers and items, nor carry a per-record
+error: either makes the whole request a 400 (JSON Lines output can)."""
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -12,7 +17,8 @@ from ...core.rules import Prediction
 from .base import JSONL, HttpError, Limits, Record, RecordError
 from .fields import FieldError, parse_single
 
-CSV_HEADER = ("customer_id", "rank", "product_id", "score", "reason")
+CSV_HEADER = ("customer_id", "rank", "product_id", "score", "reason", "recommendation_id")
+ITEM_CSV_HEADER = ("item_id",) + CSV_HEADER[1:]
 
 
 def decode(text: str, limits: Limits) -> list[Record]:
@@ -42,23 +48,34 @@ def _rows(text: str) -> list[tuple[int, list[str]]]:
         raise HttpError(400, f"CSV body line {max(1, reader.line_num)}: {exc}") from None
 
 
-def check(results: Sequence[Prediction | RecordError]) -> None:
-    """CSV output cannot carry a per-record error: any bad record makes the whole request a 400."""
+def check(results: Sequence[Any]) -> None:
+    """What CSV output cannot carry makes the whole request a 400: a per-record error, or customers and
+    items in one body. `results` are requests or predictions (both have `item_id`)."""
     errors = [r.message for r in results if isinstance(r, RecordError)]
     if errors:
         raise HttpError(400, f"{len(errors)} bad record(s); CSV output cannot carry per-record errors "
                              f"(ask for {JSONL} to get them in place): " + "; ".join(errors[:5]))
+    if len({_is_item(r) for r in results}) > 1:
+        raise HttpError(400, "CSV output cannot mix customers and item_id (similar products) in one body: "
+                             f"its first column is one or the other; ask for {JSONL} or split the request")
 
 
 def stream(chunks: Iterable[Sequence[Prediction | RecordError]], model_version: str) -> Iterator[str]:
     """Header, then one row per recommendation; no trailing newline. Call `check` first."""
-    yield ",".join(CSV_HEADER)
-    for chunk in chunks:
+    chunks = iter(chunks)
+    first = next(chunks, [])  # scored before the header: it says which header
+    yield ",".join(ITEM_CSV_HEADER if any(_is_item(p) for p in first) else CSV_HEADER)
+    for chunk in itertools.chain([first], chunks):
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         for p in chunk:
+            subject = p.item_id if p.item_id is not None else p.customer_id  # type: ignore[union-attr]
             for rank, r in enumerate(p.recommendations, 1):  # type: ignore[union-attr]
-                w.writerow((p.customer_id, rank, r.product_id, r.score, r.reason))  # type: ignore[union-attr]
+                w.writerow((subject, rank, r.product_id, r.score, r.reason, p.recommendation_id))  # type: ignore
         text = buf.getvalue()
         if text:
             yield "\n" + text[:-1]
+
+
+def _is_item(r: Any) -> bool:
+    return getattr(r, "item_id", None) is not None

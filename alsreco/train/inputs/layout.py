@@ -112,7 +112,23 @@ def _map_roles(path: Path, names: list[str], hp: dict[str, Any]) -> dict[str, An
 
 
 def sniff(path: Path, hp: dict[str, Any]) -> Layout:
-    """Work out how to read `path`: format, delimiter, header and which column plays which role."""
+    """Work out how to read `path`: format, delimiter, header and which column plays which role.
+    Whatever the bytes, a problem is a UserError naming the file."""
+    try:
+        return _sniff(path, hp)
+    except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+        raise UserError(f"{path}: the first lines are not readable as delimited text ({exc}); check the "
+                        "file (a field that long is no id) or the 'delimiter' hyperparameter") from None
+    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+        raise UserError(f"{path}: cannot read the file ({type(exc).__name__}: {exc}); a truncated or "
+                        "corrupt gzip? Re-export or re-upload it") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. a corrupt Parquet footer (pyarrow.ArrowInvalid)
+        if type(exc).__module__.startswith("pyarrow"):
+            raise UserError(f"{path}: cannot read the file: {exc}") from None
+        raise
+
+
+def _sniff(path: Path, hp: dict[str, Any]) -> Layout:
     if _is_parquet(path):
         import pyarrow.parquet as pq
         names = list(pq.read_schema(path).names)

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ...core.errors import UserError
-from . import dates, orders
+from . import dates, encodings, orders
 from .layout import HEADERLESS, Layout, sniff
 
 log = logging.getLogger(__name__)
 
 DROP_RULES = ("missing_customer", "cancelled", "non_positive_quantity", "non_product_code", "after_as_of")
+MAX_QUANTITY = 1e12
 
 
 @dataclass
@@ -35,19 +36,24 @@ class LoadReport:
     dropped: dict[str, int] = field(default_factory=lambda: {r: 0 for r in DROP_RULES})
     rows_used: int = 0
     date_formats: dict[str, list[str]] = field(default_factory=dict)  # file name -> formats chosen
+    latin1_lines: dict[str, int] = field(default_factory=dict)  # file name -> lines decoded as Latin-1
+    empty_files: list[str] = field(default_factory=list)  # 0-byte files, skipped
 
     def as_dict(self) -> dict[str, Any]:
         return {"files": self.files, "rows_read": self.rows_read, "malformed_rows": self.malformed,
                 "malformed_examples": self.malformed_examples[:10], "dropped": dict(self.dropped),
-                "rows_used": self.rows_used, "date_formats": dict(self.date_formats)}
+                "rows_used": self.rows_used, "date_formats": dict(self.date_formats),
+                "latin1_lines": dict(self.latin1_lines), "empty_files": list(self.empty_files)}
 
 
-def _read_raw(path: Path, layout: Layout) -> tuple[pd.DataFrame, list[int]]:
+def _read_raw(path: Path, layout: Layout, report: LoadReport) -> tuple[pd.DataFrame, list[int]]:
     """Read the mapped columns as strings; return the frame and the 1-based lines skipped as malformed."""
     roles = layout.columns
     if layout.kind == "parquet":
         names = list(dict.fromkeys(roles.values()))
-        df = pd.read_parquet(path, columns=names).astype(str).rename(columns={v: k for k, v in roles.items()})
+        raw = pd.read_parquet(path, columns=names)
+        # A null is a missing value (like an empty CSV field), never the text "None" or "nan".
+        df = raw.astype(object).where(raw.notna(), "").astype(str).rename(columns={v: k for k, v in roles.items()})
         return df, []
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -60,24 +66,28 @@ def _read_raw(path: Path, layout: Layout) -> tuple[pd.DataFrame, list[int]]:
 
     headerless = [f"c{i}" for i in range(len(HEADERLESS))]
     columns = [headerless[c] if isinstance(c, int) else c for c in dict.fromkeys(roles.values())]
-    table = None
-    for encoding in ("utf8", "latin-1"):  # latin-1 decodes any byte: the fallback for legacy exports
-        skipped.clear()
+    def read(source) -> Any:
+        with pa.input_stream(source, compression=None if isinstance(source, pa.BufferReader)
+                             else layout.compression) as stream:
+            return pacsv.read_csv(
+                stream,
+                read_options=pacsv.ReadOptions(use_threads=False, encoding="utf8", block_size=1 << 24,
+                                               column_names=None if layout.header else headerless),
+                parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, invalid_row_handler=on_bad_row),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=columns, column_types={c: pa.string() for c in columns},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+    try:
         try:
-            with pa.input_stream(str(path), compression=layout.compression) as stream:
-                table = pacsv.read_csv(
-                    stream,
-                    read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding, block_size=1 << 24,
-                                                   column_names=None if layout.header else headerless),
-                    parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, invalid_row_handler=on_bad_row),
-                    convert_options=pacsv.ConvertOptions(
-                        include_columns=columns, column_types={c: pa.string() for c in columns},
-                        strings_can_be_null=False, quoted_strings_can_be_null=False))
-            break
-        except (pa.ArrowInvalid, OSError, EOFError) as exc:
-            if encoding == "utf8" and "UTF8" in str(exc):
-                continue
-            raise UserError(f"{path}: cannot parse the file: {str(exc).strip()}") from None
+            table = read(str(path))
+        except pa.ArrowInvalid as exc:
+            if "UTF8" not in str(exc):
+                raise
+            skipped.clear()  # not all UTF-8: decode line by line (UTF-8, else Latin-1) and read again
+            table = read(pa.BufferReader(encodings.to_utf8(path, layout.compression, report)))
+    except (pa.ArrowInvalid, OSError, EOFError) as exc:
+        raise UserError(f"{path}: cannot parse the file: {str(exc).strip()}") from None
     df = table.to_pandas()
     df.columns = [next(role for role, col in roles.items()
                        if (headerless[col] if isinstance(col, int) else col) == name) for name in df.columns]
@@ -113,7 +123,7 @@ def _normalise_ids(s: pd.Series) -> pd.Series:
 
 def read_file(path: Path, hp: dict[str, Any], report: LoadReport) -> pd.DataFrame:
     layout = sniff(path, hp)
-    df, skipped = _read_raw(path, layout)
+    df, skipped = _read_raw(path, layout, report)
     report.files += 1
     report.rows_read += len(df) + len(skipped)
     report.malformed += len(skipped)
@@ -124,6 +134,8 @@ def read_file(path: Path, hp: dict[str, Any], report: LoadReport) -> pd.DataFram
     if "quantity" in df:
         raw_q = df["quantity"].astype(str).str.strip()
         quantity = pd.to_numeric(raw_q, errors="coerce")
+        # beyond +-1e12 a quantity is an export error, and sums of it would overflow the float32 ratings
+        quantity = quantity.where(quantity.abs() <= MAX_QUANTITY)
         bad_q = quantity.isna() & (raw_q != "")
         quantity = quantity.fillna(0.0)
     else:
@@ -179,7 +191,12 @@ def load(files: tuple[Path, ...] | list[Path], hp: dict[str, Any]) -> tuple[pd.D
     frames = []
     with tempfile.TemporaryDirectory(prefix="alsreco-pipe-") as tmp:
         for path in files:
-            frames.append(read_file(_to_local_file(Path(path), Path(tmp)), hp, report))
+            local = _to_local_file(Path(path), Path(tmp))
+            if local.stat().st_size == 0:  # an empty export beside good ones: nothing to read
+                log.warning("%s is empty (0 bytes): skipped", path)
+                report.empty_files.append(str(path))
+                continue
+            frames.append(read_file(local, hp, report))
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     as_of = pd.Timestamp(hp["retention_date"]) if hp.get("retention_date") else None
     df = clean(df, hp, report, as_of)
