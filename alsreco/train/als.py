@@ -15,6 +15,7 @@ from .. import __version__
 from ..core.artifact import Model
 from . import ratings as ratings_mod
 from .ratings import Ratings
+from .spark import progress
 
 log = logging.getLogger(__name__)
 LARGE_DATA_RATINGS = 1_000_000  # measured: at 10M ratings 10 blocks fit in 61 s, 2 blocks in 96 s
@@ -34,7 +35,8 @@ def fit(spark, ratings: Ratings, hp: dict[str, Any], frame=None) -> tuple[np.nda
               checkpointInterval=hp["checkpoint_interval"], userCol="user", itemCol="item",
               ratingCol="rating", coldStartStrategy="drop")
     started = time.monotonic()
-    model = als.fit(frame)
+    with progress.logged(spark, f"ALS fit (rank {hp['als_rank']}, {hp['max_itter']} iterations)"):
+        model = als.fit(frame)
     users = _collect(model.userFactors, ratings.shape[0], hp["als_rank"])
     items = _collect(model.itemFactors, ratings.shape[1], hp["als_rank"])
     log.info("ALS fit: %d customers x %d products, %d ratings, rank %d, %d iterations in %.1fs",

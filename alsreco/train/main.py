@@ -33,6 +33,7 @@ from .cluster.roles import run_role
 from .inputs import channels
 from .inputs.spark_files import spool_pipes
 from .sigterm import StopOnSigterm
+from .spark import jvm
 from .spark import session as spark_mod
 from .spark.filesystems import check_input_uri
 
@@ -95,11 +96,17 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
             prepared.release()
         versions = als.library_versions(session)
         cluster_info = describe_cluster(session)
-    except BaseException:
+    except BaseException as exc:
+        # Words for the failure file while the JVM still answers: after the kill, turning a Java
+        # exception into text would call into a dead JVM and lose the reason.
+        reason = None if isinstance(exc, (AlsrecoError, SigtermInterrupt)) or not isinstance(exc, Exception) \
+            else jvm.describe_error(exc)
         if own and session is not None:
             spark_mod.stop(session, force=True)
         elif prepared is not None and session is not None:
             prepared.release()
+        if reason is not None:
+            raise AlgorithmError(reason) from exc
         raise
     if own:
         spark_mod.stop(session)
@@ -133,13 +140,29 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
 
 
 def write_failure(paths: Paths, err: BaseException) -> None:
+    """The reason, first FAILURE_LIMIT characters, to output/failure. On a full volume, partial
+    outputs (temp files, staged model) are removed first to make room for it."""
     kind = err.kind if isinstance(err, AlsrecoError) else "AlgorithmError"
-    message = f"{kind}: {err}"
-    try:
-        paths.output_dir.mkdir(parents=True, exist_ok=True)
-        paths.failure_file.write_text(message[:FAILURE_LIMIT])
-    except OSError as exc:  # the reason still reaches stderr
-        log.error("cannot write %s: %s", paths.failure_file, exc)
+    message = f"{kind}: {err}"[:FAILURE_LIMIT]
+    for attempt in range(2):
+        try:
+            paths.output_dir.mkdir(parents=True, exist_ok=True)
+            paths.failure_file.write_text(message)
+            return
+        except OSError as exc:
+            paths.failure_file.unlink(missing_ok=True)  # never leave an empty or cut reason
+            if attempt == 0:
+                log.error("cannot write %s (%s): removing partial outputs and retrying", paths.failure_file, exc)
+                remove_partial_outputs(paths)
+            else:  # the reason still reaches stderr
+                log.error("cannot write %s: %s", paths.failure_file, exc)
+
+
+def remove_partial_outputs(paths: Paths) -> None:
+    for tmp in paths.output_data_dir.glob(".*.tmp") if paths.output_data_dir.is_dir() else ():
+        tmp.unlink(missing_ok=True)
+    if paths.model_dir.is_dir():
+        artifact.remove_staging(paths.model_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             # one host: run(paths, settings); several: leader or worker
             run_role(paths, settings, lambda p, s: run(p, s, job=job))
             return 0
-        except UserError as err:
-            error: AlsrecoError = err
+        except (UserError, AlgorithmError) as err:
+            error: AlsrecoError = Terminated(TERMINATED) if stopper.requested.is_set() else err
         except (Terminated, SigtermInterrupt):
             error = Terminated(TERMINATED)
         except Exception as exc:  # noqa: BLE001 - every other failure is the algorithm's

@@ -160,3 +160,14 @@ def test_bundled_sample_counts_are_unchanged():
     assert report.date_formats == {SAMPLE_CSV.name: ["%m/%d/%y %H:%M"]}
     assert (df["date"].min(), df["date"].max()) == (T("2010-12-01 08:26"), T("2010-12-13 14:16"))
     assert json.loads(json.dumps(report.as_dict()))["date_formats"] == report.date_formats  # metadata.json
+
+
+def test_a_date_without_offset_never_takes_the_previous_values_offset():
+    import pandas as pd
+
+    from alsreco.train.inputs import dates
+
+    parsed = dates.DateRule((dates.ISO,)).parse(pd.Series(["2011-03-27 10:00:00+01:00", "2011-3-8 9:05",
+                                                          "2011-03-28T10:00:00Z", "2011-03-29 07:00"]))
+    assert [str(t) for t in parsed] == ["2011-03-27 09:00:00", "2011-03-08 09:05:00", "2011-03-28 10:00:00",
+                                        "2011-03-29 07:00:00"]

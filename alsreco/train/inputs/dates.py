@@ -101,7 +101,23 @@ def fullmatch(values: pd.Series | np.ndarray, pattern: str) -> np.ndarray:
     return pc.match_substring_regex(arr, f"^(?:{pattern})$").to_numpy(zero_copy_only=False)
 
 
+_OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+
+
 def _to_datetime(values: pd.Series, fmt: str, source: str) -> pd.Series:
+    if fmt == ISO and len(values):
+        # pandas' ISO parser carries one value's UTC offset over to the next value without one
+        # ("2011-3-8 9:05" after a "+01:00" value came out an hour early): parse the two apart.
+        has_offset = values.str.contains(_OFFSET, regex=True, na=False).to_numpy()
+        if has_offset.any() and not has_offset.all():
+            out = pd.Series(np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]"), index=values.index)
+            out[has_offset] = _parse(values[has_offset], fmt, source).to_numpy()
+            out[~has_offset] = _parse(values[~has_offset], fmt, source).to_numpy()
+            return out
+    return _parse(values, fmt, source)
+
+
+def _parse(values: pd.Series, fmt: str, source: str) -> pd.Series:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -11,7 +11,7 @@ import pandas as pd
 from . import orders
 from .dates import DateRule
 from .read import DROP_RULES
-from .spark_dates import _SPACE, rule_column
+from .spark_dates import WHITESPACE, rule_column
 
 MISSING_CUSTOMER = ("", "nan", "NaN", "None", "null", "NULL")
 # what pd.to_numeric takes (Spark's cast would also take "1d", "1f" and " 1")
@@ -23,14 +23,15 @@ def strip(col):
     """str.strip(): Unicode whitespace both ends; null (a missing value) becomes ''."""
     from pyspark.sql import functions as F
 
-    return F.coalesce(F.regexp_replace(col, f"^{_SPACE}+|{_SPACE}+$", ""), F.lit(""))
+    return F.coalesce(F.btrim(col, F.lit(WHITESPACE)), F.lit(""))
 
 
 def normalise_ids(col):
     """`read._normalise_ids`: stripped, "17850.0" -> "17850"."""
     from pyspark.sql import functions as F
 
-    return F.regexp_replace(strip(col), r"^(\d+)\.0+$", "$1")
+    stripped = strip(col)
+    return F.when(stripped.contains(".0"), F.regexp_replace(stripped, r"^(\d+)\.0+$", "$1")).otherwise(stripped)
 
 
 def date_column(rules: dict[DateRule, list[int]], value):
@@ -57,7 +58,7 @@ def classify(raw, rules: dict[DateRule, list[int]], hp: dict[str, Any], has_quan
         quantity = F.lit(1.0)
     raw_d = strip(F.col("date"))
     frame = raw.select(
-        "file", "seq", "_corrupt", F.col("quantity").alias("raw_quantity"), raw_d.alias("raw_date"),
+        "file", "seq", "_corrupt", "latin1", F.col("quantity").alias("raw_quantity"), raw_d.alias("raw_date"),
         customer.alias("customer"), product.alias("product"), quantity.alias("quantity"),
         date_column(rules, raw_d).alias("date"), strip(F.col("invoice")).alias("invoice"),
         strip(F.col("description")).alias("description"))

@@ -29,7 +29,9 @@ _NUMERIC = {"Y": ("yyyy", "yyyy"), "y": ("yy", "yy"), "m": ("M", "MM"), "d": ("d
             "j": ("D", "DDD")}
 _TEXT = {"p": "a", "b": "MMM", "B": "MMMM", "z": "[XXX][XX][X]"}
 TWO_DIGIT_PIVOT = 2069  # Python's %y: 69-99 -> 1969-1999, 00-68 -> 2000-2068
-_SPACE = r"[\s\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"  # str.isspace()
+# every character str.isspace() is true for, as a string (Spark's trim/translate) and as a regex class
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) \
+    + "\u2028\u2029\u202f\u205f\u3000"
 
 
 def _tokens(fmt: str) -> list[tuple[str, str]]:
@@ -95,11 +97,17 @@ def candidate(value, fmt: str):
         fixed = F.regexp_replace(value, r"([+-]\d{2})(\d{2})$", "$1:$2")
         for short in (r"[T ]\d{1,2}", r"[T ]\d{1,2}:\d{2}"):
             fixed = F.regexp_replace(fixed, rf"({short})(?=\s?(?:Z|[+-]\d{{2}}(?::\d{{2}})?)$)", "$1:00")
-        return fixed.cast("timestamp")
+        # the fix-ups cost three regexes a row: only for values ending in an offset
+        offset = F.substring(value, -6, 6).rlike(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+        return F.when(offset, fixed).otherwise(value).cast("timestamp")
     pattern = java_pattern(fmt)
     if pattern is None:
         return _fallback(fmt)(value)
-    collapsed = F.regexp_replace(value, _SPACE + "+", " ") if " " in pattern else value
+    if " " in pattern:  # any whitespace run matches a space of the format
+        spaced = F.translate(value, WHITESPACE, " " * len(WHITESPACE))
+        collapsed = F.when(F.instr(spaced, "  ") > 0, F.regexp_replace(spaced, " +", " ")).otherwise(spaced)
+    else:
+        collapsed = value
     parsed = F.to_timestamp(collapsed, pattern)
     if "%y" in fmt:
         parsed = F.when(F.year(parsed) >= TWO_DIGIT_PIVOT, parsed - F.expr("INTERVAL 100 YEARS")).otherwise(parsed)

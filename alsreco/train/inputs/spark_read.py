@@ -26,9 +26,8 @@ from typing import Any
 import pandas as pd
 
 from ...core.errors import UserError
-from . import dates
+from . import dates, spark_report
 from .layout import Layout, sniff
-from .read import DROP_RULES, LoadReport
 from .spark_clean import classify, strip
 from .spark_files import (
     HEAD_VALUES,
@@ -47,8 +46,6 @@ OUTPUT = ("customer", "product", "quantity", "date", "invoice", "description", "
 SESSION_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.legacy.timeParserPolicy": "CORRECTED",
                 "spark.sql.csv.parser.columnPruning.enabled": "false",  # or corrupt records go unflagged
                 "spark.sql.legacy.parquet.nanosAsLong": "true"}  # pandas writes nanosecond timestamps
-EXAMPLES_PER_FILE = 5
-MAX_EXAMPLES = 200  # over all files: the report keeps 10, an error quotes 5
 
 
 @dataclass
@@ -133,6 +130,7 @@ def _read_group(spark, sources: list[Source], stage: Path | None):
     else:
         paths = [str(src.path) for src in sources]
         file_col = F.lit(first.index)
+    latin1 = F.lit(False)
     if first.layout.kind == "parquet":
         frame = spark.read.parquet(*paths)
         corrupt = F.lit(None).cast("string")
@@ -144,7 +142,19 @@ def _read_group(spark, sources: list[Source], stage: Path | None):
                           multiLine="false", encoding=first.encoding, enforceSchema="true")
                  .csv(paths))
         corrupt = F.col("_corrupt")
-    return frame.select(file_col.alias("file"), corrupt.alias("_corrupt"), *_role_columns(frame, first))
+        if first.encoding != "UTF-8":
+            # like encodings.to_utf8: each line is UTF-8 when it is valid UTF-8, else Latin-1. Read as
+            # Latin-1 (one char per byte), a line is valid UTF-8 when no field re-decodes to U+FFFD
+            # (delimiters and quotes are ASCII, so the fields split the same either way).
+            redecoded = {c: F.decode(F.encode(F.col(c), "ISO-8859-1"), "UTF-8") for c in frame.columns}
+            latin1 = F.lit(False)
+            for c, text in redecoded.items():
+                latin1 = latin1 | F.coalesce(F.instr(text, "\ufffd") > 0, F.lit(False))
+            frame = frame.select(*[F.when(latin1, F.col(c)).otherwise(text).alias(c)
+                                   for c, text in redecoded.items()], latin1.alias("_latin1"))
+            latin1 = F.col("_latin1")
+    return frame.select(file_col.alias("file"), corrupt.alias("_corrupt"), latin1.alias("latin1"),
+                        *_role_columns(frame, first))
 
 
 def _group_key(src: Source, local: bool):
@@ -208,7 +218,8 @@ def _date_rules(raw, sources: list[Source], hp: dict[str, Any]):
     rules: dict[dates.DateRule, list[int]] = defaultdict(list)
     for src in sources:
         values, lines = samples[src.index]
-        rule = dates.detect(src.path, pd.Series(values, dtype=object), hp, src.layout.columns["date"],
+        where = src.path if isinstance(src.path, Path) else Path(src.name)  # an input_uri: named as given
+        rule = dates.detect(where, pd.Series(values, dtype=object), hp, src.layout.columns["date"],
                             lambda pos, lines=lines, src=src, values=values: _line_of(src, values, lines, pos))
         rules[rule].append(src.index)
     return rules
@@ -223,41 +234,6 @@ def _line_of(src: Source, values: list[str], lines: list[int], pos: int) -> int:
     return found or 0
 
 
-def _examples(classified, sources: list[Source], rules) -> dict[int, list[str]]:
-    """Per file, the first malformed rows as the pandas path names them (wrong field counts first),
-    with their lines: 1 + header + the rows before them in the file (exact unless the file has
-    blank lines or multi-line records), counted in one pass over the persisted rows."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    is_fields = F.col("malformed") == "fields"
-    window = Window.partitionBy("file", is_fields).orderBy("seq")
-    rows = (classified.where(F.col("malformed").isNotNull())
-            .withColumn("n", F.row_number().over(window)).where(F.col("n") <= EXAMPLES_PER_FILE)
-            .select("file", "seq", "malformed", "_corrupt", "raw_quantity", "raw_date", "product").collect())
-    rows = sorted(rows, key=lambda r: (r["file"], r["malformed"] != "fields", r["seq"]))[:MAX_EXAMPLES]
-    before = classified.select(*[F.count(F.when((F.col("file") == r["file"]) & (F.col("seq") < r["seq"]), 1))
-                                 for r in rows]).first() if rows else []
-    formats = {i: rule.formats for rule, files in rules.items() for i in files}
-    by_index = {s.index: s for s in sources}
-    out: dict[int, list[str]] = defaultdict(list)
-    for row, n in zip(rows, before):
-        src = by_index[row["file"]]
-        line = n + (2 if src.layout.header else 1)
-        out[src.index].append(_describe_bad(src, row, line, formats[src.index]))
-    return out
-
-
-def _describe_bad(src: Source, row, line: int, formats) -> str:
-    kind = row["malformed"]
-    where = f"{src.name} line {line}"
-    if kind == "fields":
-        return f"{where}: wrong number of fields"
-    what = {"quantity": f"quantity {row['raw_quantity']!r}", "product": "empty product",
-            "date": f"date {row['raw_date']!r} (formats: {', '.join(formats)}; see date_format)"}[kind]
-    return f"{where}: unparseable {what}"
-
-
 def configure(spark) -> None:
     for key, value in SESSION_CONF.items():
         spark.conf.set(key, value)
@@ -269,16 +245,23 @@ def load(spark, files: list[Path], hp: dict[str, Any], *, stage: Path | None = N
     `local`: Spark runs on this host, and files are staged (symlinked) under `stage`, which must
     outlive the DataFrame (a temporary directory when not given); otherwise they are read in place
     (see `readable_in_place`)."""
-    sources = [describe(i, Path(p), hp) for i, p in enumerate(files)]
+    empty = [str(p) for p in files if Path(p).stat().st_size == 0]
+    for path in empty:  # an empty export beside good ones: nothing to read
+        log.warning("%s is empty (0 bytes): skipped", path)
+    files = [Path(p) for p in files if str(p) not in empty]
+    if not files:
+        raise UserError(f"every input file is empty (0 bytes): {', '.join(empty)}")
+    sources = [describe(i, p, hp) for i, p in enumerate(files)]
     if not local:
-        return load_sources(spark, sources, hp, None)
+        return load_sources(spark, sources, hp, None, empty)
     if stage is not None:
-        return load_sources(spark, sources, hp, Path(tempfile.mkdtemp(prefix="stage-", dir=stage)))
+        return load_sources(spark, sources, hp, Path(tempfile.mkdtemp(prefix="stage-", dir=stage)), empty)
     with tempfile.TemporaryDirectory(prefix="alsreco-stage-") as tmp:
-        return load_sources(spark, sources, hp, Path(tmp))
+        return load_sources(spark, sources, hp, Path(tmp), empty)
 
 
-def load_sources(spark, sources: list[Source], hp: dict[str, Any], stage: Path | None):
+def load_sources(spark, sources: list[Source], hp: dict[str, Any], stage: Path | None,
+                 empty: list[str] | None = None):
     """The sources read, classified and counted; the clean rows as a view of one persisted frame
     (`release` unpersists it)."""
     from pyspark import StorageLevel
@@ -290,8 +273,9 @@ def load_sources(spark, sources: list[Source], hp: dict[str, Any], stage: Path |
     classified = classify(raw, rules, hp, any(s.column("quantity") for s in sources))
     classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        tally = classified.groupBy("file", "malformed", "dropped").count().collect()
-        report = _report(classified, sources, rules, tally, hp)
+        tally = classified.groupBy("file", "malformed", "dropped", "latin1").count().collect()
+        report = spark_report.build(classified, sources, rules, tally, hp)
+        report.empty_files = list(empty or [])
     except BaseException:
         classified.unpersist()
         raise
@@ -301,46 +285,6 @@ def load_sources(spark, sources: list[Source], hp: dict[str, Any], stage: Path |
 def release(spark) -> None:
     """Drop the frames `load` persisted (and every other cached one of this session)."""
     spark.catalog.clearCache()
-
-
-def _report(classified, sources, rules, tally, hp) -> LoadReport:
-    report = LoadReport()
-    rows: dict[int, int] = defaultdict(int)
-    bad: dict[int, int] = defaultdict(int)
-    dropped: dict[int, dict[str, int]] = defaultdict(lambda: {r: 0 for r in DROP_RULES})
-    used = 0
-    for row in tally:
-        rows[row["file"]] += row["count"]
-        if row["malformed"] is not None:
-            bad[row["file"]] += row["count"]
-        elif row["dropped"] is not None:
-            dropped[row["file"]][row["dropped"]] += row["count"]
-        else:
-            used += row["count"]
-    examples = _examples(classified, [s for s in sources if bad[s.index]], rules) if any(bad.values()) else {}
-    formats = {i: rule.formats for rule, files in rules.items() for i in files}
-    for src in sources:
-        report.files += 1
-        report.rows_read += rows[src.index]
-        report.malformed += bad[src.index]
-        report.malformed_examples += examples.get(src.index, [])
-        report.date_formats[src.name] = list(formats[src.index])
-        if report.malformed > hp["max_malformed_rows"]:
-            raise UserError(f"{report.malformed} malformed rows (limit max_malformed_rows="
-                            f"{hp['max_malformed_rows']}); first ones: " + "; ".join(report.malformed_examples[:5])
-                            + ". Fix the data or raise max_malformed_rows.")
-        for rule in DROP_RULES:
-            report.dropped[rule] += dropped[src.index][rule]
-    report.rows_used = used
-    for rule, count in report.dropped.items():
-        log.info("dropped %d row(s): %s", count, rule)
-    log.info("read %d row(s) from %d file(s) with Spark: %d malformed, %d used",
-             report.rows_read, report.files, report.malformed, report.rows_used)
-    if not used:
-        raise UserError(f"no usable rows remain after cleaning {report.rows_read} row(s) read from "
-                        f"{report.files} file(s): dropped {report.dropped}, malformed {report.malformed}. "
-                        "Check the column mapping, retention_date and non_product_codes.")
-    return report
 
 
 def load_uri(spark, uri: str, hp: dict[str, Any]):

@@ -48,3 +48,24 @@ def kill_jvm(sc) -> None:
     SparkContext._gateway = None  # type: ignore[attr-defined]
     SparkContext._jvm = None  # type: ignore[attr-defined]
     SparkContext._active_spark_context = None  # type: ignore[attr-defined]
+
+
+def describe_error(exc: BaseException, limit: int = 900) -> str:
+    """A person's one-line reason for a failure, taken while the JVM is still alive: for a Java
+    exception the root cause's class and message (e.g. "IllegalArgumentException: requirement failed:
+    Ratings MUST NOT be Infinity"), never a call into a JVM that is already gone."""
+    java = getattr(exc, "java_exception", None)
+    if java is None:
+        return f"{type(exc).__name__}: {exc}"[:limit]
+    try:
+        chain = [java]
+        while chain[-1].getCause() is not None and len(chain) < 20:
+            chain.append(chain[-1].getCause())
+        parts = []
+        for e in (chain[0], chain[-1]) if len(chain) > 1 else (chain[0],):
+            name = e.getClass().getSimpleName()
+            msg = (e.getMessage() or "").splitlines()[0] if e.getMessage() else ""
+            parts.append(f"{name}: {msg}" if msg else name)
+        return ("Spark failed: " + " <- caused by ".join(dict.fromkeys(parts)))[:limit]
+    except Exception:  # noqa: BLE001 - the JVM is gone or the bridge broke: say what we know
+        return f"Spark failed ({type(exc).__name__}; the JVM could not be asked for details)"[:limit]

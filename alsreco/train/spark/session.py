@@ -84,6 +84,7 @@ def start(paths: Paths, settings: Settings, ratings: int | None = None):
     for key, value in config.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    spark.alsreco_scratch = config["spark.local.dir"]  # known without asking the JVM (see stop)
     spark.sparkContext.setLogLevel("ERROR")
     if config["spark.master"].startswith("local"):
         # Python UDFs (date formats Spark cannot parse natively) run in this interpreter, not in
@@ -106,7 +107,9 @@ def stop(spark, force: bool = False) -> None:
     if spark is None:
         return
     sc = spark.sparkContext
-    scratch = sc.getConf().get("spark.local.dir", "") if not force else ""
+    # The scratch dir this process created, remembered in Python: after a failure the JVM may be
+    # dead, and asking it would fail - and leave the scratch behind.
+    scratch = getattr(spark, "alsreco_scratch", "") or ("" if force else sc.getConf().get("spark.local.dir", ""))
     try:
         if force:
             kill_jvm(sc)
