@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -34,16 +35,22 @@ def write_recommendations(model: Model, path: Path, cells: int = BLOCK_CELLS) ->
     n, group = int(hp.get("reco_item", 10)), int(hp.get("group_size", 10000))
     ranker = Recommender(model).ranker(n, cells=cells, max_rows=group)
     writer = BlockWriter(model.customer_ids, model.product_ids)
+    ranked = (ranker.rank(chunk) for chunk in ranker.blocks(np.arange(len(model.customer_ids))))
+    return write_csv_blocks(path, HEADER, ((writer.lines(r), len(r)) for r in ranked))
+
+
+def write_csv_blocks(path: Path, header: Sequence[str], blocks: Iterable[tuple[pa.Buffer, int]]) -> int:
+    """`header`, then each block's CSV text, to `path` under a temporary name renamed when complete
+    (removed on any failure: no half-written file is left behind); returns the rows written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     rows = 0
     try:
         with open(tmp, "wb") as fh:
-            fh.write((",".join(HEADER) + EOL).encode())
-            for chunk in ranker.blocks(np.arange(len(model.customer_ids))):
-                ranked = ranker.rank(chunk)
-                fh.write(writer.lines(ranked))
-                rows += len(ranked)
+            fh.write((",".join(header) + EOL).encode())
+            for text, n in blocks:
+                fh.write(text)
+                rows += n
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -67,7 +74,7 @@ class BlockWriter:
             self.products.take(pa.array(ranked.products)), ",",
             format_scores(ranked.scores), ",",
             self.reasons.take(pa.array(ranked.reasons)), "")
-        return _concatenated(text)
+        return concatenated(text)
 
 
 def csv_fields(ids: np.ndarray) -> pa.StringArray:
@@ -94,7 +101,7 @@ def format_scores(scores: np.ndarray) -> pa.StringArray:
     return pc.binary_join_element_wise(sign, whole, ".", frac, "")
 
 
-def _concatenated(text: pa.StringArray) -> pa.Buffer:
+def concatenated(text: pa.StringArray) -> pa.Buffer:
     """The characters of all strings of `text`, back to back (its data buffer, no copy)."""
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)
     start, end = int(offsets[text.offset]), int(offsets[text.offset + len(text)])

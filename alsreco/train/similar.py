@@ -15,7 +15,6 @@ a temporary name and renamed when complete.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pyarrow.compute as pc
 from ..core.artifact import Model
 from ..core.scoring import BLOCK_CELLS
 from ..core.similar import SimilarBlock, SimilarRanker
-from .batch import EOL, _concatenated, csv_fields, format_scores
+from .batch import EOL, concatenated, csv_fields, format_scores, write_csv_blocks
 
 log = logging.getLogger("alsreco.train")
 HEADER = ("product_id", "rank", "similar_product_id", "score")
@@ -39,19 +38,8 @@ def write_similar_items(model: Model, path: Path, cells: int = BLOCK_CELLS) -> i
     n, group = int(hp.get("reco_item", 10)), int(hp.get("group_size", 10000))
     ranker = SimilarRanker(model.item_factors, n, cells=cells, max_rows=group)
     products = csv_fields(model.product_ids)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    rows = 0
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write((",".join(HEADER) + EOL).encode())
-            for chunk in ranker.blocks():
-                block = ranker.rank(chunk)
-                fh.write(_lines(block, products))
-                rows += int(block.valid.sum())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    blocks = (ranker.rank(chunk) for chunk in ranker.blocks())
+    rows = write_csv_blocks(path, HEADER, ((_lines(b, products), int(b.valid.sum())) for b in blocks))
     log.info("similar products: %d rows for %d products in %.1fs -> %s", rows, len(model.product_ids),
              time.monotonic() - started, path)
     return rows
@@ -68,4 +56,4 @@ def _lines(block: SimilarBlock, products: pa.StringArray) -> pa.Buffer:
         pc.cast(pa.array(rank), pa.string()), ",",
         products.take(pa.array(block.similar[valid])), ",",
         format_scores(block.scores[valid]), EOL, "")
-    return _concatenated(text)
+    return concatenated(text)
