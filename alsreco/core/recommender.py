@@ -114,7 +114,7 @@ class Recommender:
                 elif kind == SIMILAR:
                     shown = self.unit_items[[row[2] for row in chunk]] @ self.unit_items.T
                 else:
-                    shown = np.stack([row[2] for row in chunk]).astype(np.float32) @ self.item_factors.T
+                    shown = self._scores([row[2] for row in chunk])
                 masked = [row[3] if kind == SIMILAR or plan.exclude_purchased else _NONE for row in chunk]
                 drop = [row[2] for row in chunk] if kind == SIMILAR else None
                 lists = self._rank(shown, masked, plan, k, kind, drop)
@@ -175,6 +175,10 @@ class Recommender:
 
     def rules_for(self, req: Request) -> Rules:
         d = self.default_rules
+        if (req.item_id is None and req.exclude_purchased is None and req.exclude_popular is None
+                and req.include_new is None and not req.exclude_items and not req.include_items
+                and req.candidates is None):
+            return d  # the common request: the model's defaults
         if req.item_id is not None:  # no customer: nothing was bought
             exclude_purchased = False
         else:
@@ -245,10 +249,18 @@ class Recommender:
         return Plan.resolve(rules, self._resolve, len(self.product_ids), self.popular_order, self.new_products)
 
     # ----------------------------------------------------------------- internals
+    def _scores(self, factors: list[np.ndarray]) -> np.ndarray:
+        """rows x products scores for customer factors; one row is a matrix-vector product."""
+        if len(factors) == 1:
+            return (self.item_factors @ np.asarray(factors[0], dtype=np.float32))[None, :]
+        return np.stack(factors).astype(np.float32) @ self.item_factors.T
+
     def _block_rows(self) -> int:
         return max(1, min(BLOCK_ROWS, BLOCK_CELLS // len(self.product_ids)))
 
     def _resolve(self, ids: Iterable[str], keep_order: bool = False) -> tuple[np.ndarray, list[str]]:
+        if not ids:
+            return _NONE, []
         known, unknown = [], []
         for pid in ids:
             i = self.product_index.get(pid)
@@ -267,13 +279,18 @@ class Recommender:
             keys = np.tile(self.popularity_key, (rows, 1))
         else:
             keys = shown.copy()
-        keys[:, plan.blocked] = -np.inf
-        if rows:
+        if len(plan.blocked_idx):
+            keys[:, plan.blocked_idx] = -np.inf
+        if rows == 1:
+            keys[0, masked[0]] = -np.inf
+        elif rows:
             lens = [len(b) for b in masked]
             keys[np.repeat(np.arange(rows), lens), np.concatenate(masked).astype(np.int64)] = -np.inf
-        keys[:, plan.forced] = -np.inf  # forced products come first or not at all
+        if len(plan.forced):
+            keys[:, plan.forced] = -np.inf  # forced products come first or not at all
         forced = [plan.forced[:n]] * rows if drop is None else [plan.forced[plan.forced != d][:n] for d in drop]
-        picks: list[list[tuple[int, str]]] = [[(int(f), "forced") for f in fr] for fr in forced]
+        picks: list[list[int]] = [f.tolist() for f in forced]
+        reasons: list[list[str]] = [["forced"] * len(p) for p in picks]
         n_new = min(plan.include_new, n - min((len(f) for f in forced), default=0))
         if n_new > 0 and len(plan.new):
             new_keys = keys[:, plan.new]
@@ -281,16 +298,18 @@ class Recommender:
             for r in range(rows):
                 room = min(plan.include_new, n - len(picks[r]))
                 chosen = [int(plan.new[j]) for j in order[r, :room] if np.isfinite(new_keys[r, j])]
-                picks[r] += [(c, "new_product") for c in chosen]
+                picks[r] += chosen
+                reasons[r] += ["new_product"] * len(chosen)
                 keys[r, chosen] = -np.inf
         most = n - min((len(f) for f in forced), default=0)
         for r, best in enumerate(top_k_lists(keys, most)):
-            picks[r] += [(int(i), kind) for i in best][:n - len(picks[r])]
-        return [[self._recommendation(i, float(shown[r, i]), why) for i, why in row]
+            best = best[:n - len(picks[r])].tolist()
+            picks[r] += best
+            reasons[r] += [kind] * len(best)
+        ids, names = self.product_ids, self.product_names
+        return [[Recommendation(ids[i], round(v, 6), why, names[i])
+                 for i, v, why in zip(row, shown[r, row].tolist(), reasons[r])]
                 for r, row in enumerate(picks)]
-
-    def _recommendation(self, i: int, score: float, reason: str) -> Recommendation:
-        return Recommendation(self.product_ids[i], round(score, 6), reason, self.product_names[i])
 
 
 def _index(ids: list[str]) -> dict[str, int]:

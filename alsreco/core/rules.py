@@ -41,6 +41,9 @@ class Plan:
     include_new: int
     unknown: list[str]
 
+    def __post_init__(self) -> None:
+        self.blocked_idx = np.flatnonzero(self.blocked)  # the same, as indices (cheap when few)
+
     @classmethod
     def resolve(cls, rules: Rules, resolve: Callable[..., tuple[np.ndarray, list[str]]], n_products: int,
                 popular_order: np.ndarray, new_products: np.ndarray) -> "Plan":
@@ -83,7 +86,7 @@ class Request:
     item_id: str | None = None  # similar products: no customer, `exclude_purchased` does not apply
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Recommendation:
     product_id: str
     score: float

@@ -34,6 +34,8 @@ def test_random_keys_with_many_ties(cols, k):
     keys[2, :] = -np.inf
     keys[2, -1] = 3.0  # one eligible, in the last column (outside any group)
     check(keys, k)
+    for r in range(6):  # one row at a time: the single-customer path
+        check(keys[r:r + 1], k)
 
 
 @pytest.mark.parametrize("k", [1, 5, 10, 100])
@@ -48,6 +50,9 @@ def test_wide_rows_take_the_grouped_path_and_stay_exact(k):
     keys[6, -3:] = 50.0  # the best keys in the tail
     check(keys, k)
     check(keys[:, ::-1], k)  # a non-contiguous view
+    assert topk._group_width(cols, k) and cols >= topk.MIN_GROUPED_CELLS  # one row is grouped too
+    for r in (3, 5, 6):
+        check(keys[r:r + 1], k)
 
 
 def test_edges():
