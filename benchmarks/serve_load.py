@@ -13,6 +13,7 @@
 - Memory: RSS and PSS (/proc/PID/smaps_rollup) of every process of `serve` with 1, 2 and 4
   workers, after warm-up, for the sample model and for a larger synthetic model, to show the
   memory-mapped model is shared rather than copied per worker.
+- Mixed load (serve_mixed.py): /ping latency while big batch requests and single-customer traffic run.
 - In-process scoring cost (Recommender directly, no HTTP) for one customer and for a batch of
   1,000, at 4k and at 100k products (synthetic factors written with alsreco.core.artifact.write_model).
 """
@@ -39,6 +40,7 @@ from alsreco.core.settings import Settings
 
 from . import common
 from .common import say
+from .serve_mixed import mixed_load
 
 CONCURRENCY = (1, 4, 16, 64)
 GOALS = {"single_vs_ping_min": 0.85, "p99_ms_at_16_max": 10.0, "non_2xx": 0}  # issue 10's targets
@@ -371,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load = load_test(srv, customer_ids, concurrency, duration, tmp, product_ids)
         load_memory = srv.memory()
+        say("mixed load: big batch requests + single customers, /ping probed ...")
+        point = wrk_point if shutil.which("wrk") else (lambda *a: python_point(*a[:-1]))
+        mixed = mixed_load(srv.url, customer_ids, bodies(customer_ids, "single"), point, tmp,
+                           duration=duration, big_customers=300 if smoke else 3000)
+        say(f"  /ping under mixed load: {mixed['ping']}; single {mixed['single']}; big {mixed['big_requests']}")
         workers = sum(1 for p in load_memory["processes"] if p["role"] == "gunicorn") - 1
     finally:
         srv.stop()
@@ -418,12 +425,14 @@ def main(argv: list[str] | None = None) -> int:
         "p99_ms_at_16": {"target_max": GOALS["p99_ms_at_16_max"], "measured": p99_16,
                          "met": p99_16 is not None and p99_16 < GOALS["p99_ms_at_16_max"]},
         "non_2xx": {"target": 0, "measured": non2xx, "met": non2xx == 0},
+        "ping_p99_ms_mixed": {"target_max": mixed["goal"]["ping_p99_ms_max"], "measured": mixed["ping"]["p99_ms"],
+                              "met": mixed["goal"]["met"]},
     }
     payload = {"smoke": smoke, "duration_seconds": duration, "concurrency": concurrency, "workers": workers,
                "worker_class": "gthread", "threads": Settings().threads,
                "load_tool": "wrk" if shutil.which("wrk") else "python", "models": model_info, "load": load,
                "load_memory": load_memory, "memory": memory, "in_process": scoring, "goals": goals,
-               "similar_vs_single": similar_vs_single,
+               "similar_vs_single": similar_vs_single, "mixed": mixed,
                "seconds": round(time.monotonic() - started, 1)}
     common.write_result(args.results, "serve_load-smoke" if smoke else "serve_load", payload)
     return 0

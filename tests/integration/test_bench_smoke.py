@@ -106,6 +106,12 @@ def test_serve_load_smoke(smoke_results):
         gunicorn = [p for p in m["processes"] if p["role"] == "gunicorn"]
         assert len(gunicorn) == m["workers"] + 1  # master + workers
         assert 0 < m["total_pss_mb"] <= m["total_rss_mb"]
+    mixed = doc["mixed"]  # /ping probed while big requests and single customers run
+    assert mixed["big_requests"]["completed"] > 0 and mixed["big_requests"]["non_200"] == 0
+    assert mixed["ping"]["probes"] > 0 and mixed["ping"]["failed"] == 0
+    assert 0 < mixed["ping"]["p50_ms"] <= mixed["ping"]["p99_ms"] <= mixed["ping"]["max_ms"]
+    assert mixed["single"]["rps"] > 0 and mixed["single"]["non_2xx"] == 0
+    assert "ping_p99_ms_mixed" in doc["goals"]
     assert {r["products"] for r in doc["in_process"]} == {300, 1000}
     assert all(r["one_customer_ms"]["median"] > 0 and r["batch_1000_ms"]["median"] > 0 for r in doc["in_process"])
 
@@ -113,7 +119,7 @@ def test_serve_load_smoke(smoke_results):
 def test_report_smoke(smoke_results):
     text = (smoke_results / "RESULTS.md").read_text()
     for heading in ("## Goals", "## Machine", "## 1. Quality", "## 2. Training speed", "## 3. Serving under load",
-                    "### Memory with N workers", "### In-process scoring"):
+                    "### Memory with N workers", "### In-process scoring", "### /ping under mixed load"):
         assert heading in text
     for png in ("quality_ndcg.png", "train_speed.png", "serve_load.png"):
         assert (smoke_results / "plots" / png).stat().st_size > 1000
