@@ -6,7 +6,7 @@ from typing import Any
 from .endpoint import FAILED, container_message
 from .errors import ApiError
 
-PREDICTION_KEYS = ("customer_id", "item_id", "item_ids", "known", "unknown_items")
+PREDICTION_KEYS = ("customer_id", "item_id", "known", "unknown_items")
 RECOMMENDATION_KEYS = ("product_id", "name", "score", "reason")
 
 

@@ -14,10 +14,12 @@ from .settings import Settings
 
 MAX_ID_CHARS = 64
 ID_FIELDS = ("customer_id", "item_id")
-LIST_FIELDS = ("items", "item_ids", "exclude_items", "include_items", "candidates")
+LIST_FIELDS = ("items", "exclude_items", "include_items", "candidates")
 FLAG_FIELDS = ("exclude_purchased",)
-SUBJECTS = ("customer_id", "items", "item_id", "item_ids")
-BATCH_FIELDS = ("customer_ids", "instances")
+SUBJECTS = ("customer_id", "items", "item_id")
+BATCH_FIELDS = {"customer_ids": "one customer per request here; send customer_id",
+                "instances": "one customer per request here; send customer_id",
+                "item_ids": "one product per request here; send item_id"}
 
 
 def _id(field: str, value: Any) -> str:
@@ -75,16 +77,14 @@ def _checkers(settings: Settings) -> dict[str, Callable[[str, Any], Any]]:
 
 def endpoint_request(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The validated /invocations payload for one storefront request."""
-    for name in BATCH_FIELDS:
+    for name, why in BATCH_FIELDS.items():
         if name in body:
-            raise ApiError(400, f"{name}: one customer per request here; send customer_id")
+            raise ApiError(400, f"{name}: {why}")
     checks = _checkers(settings)
     unknown = sorted(set(body) - set(checks))
     if unknown:
         raise ApiError(400, f"{unknown[0]}: unknown field (allowed: {', '.join(sorted(checks))})")
     payload = {name: checks[name](name, value) for name, value in body.items() if value is not None}
     if not any(name in payload for name in SUBJECTS):
-        raise ApiError(400, "customer_id: required unless items, item_id or item_ids is given")
-    if "item_id" in payload and "item_ids" in payload:
-        raise ApiError(400, "item_ids: send item_id or item_ids, not both")
+        raise ApiError(400, "customer_id: required unless items or item_id is given")
     return payload
