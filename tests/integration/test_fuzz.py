@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from alsreco.core.settings import Settings
 from alsreco.serve.app import create_app
-from alsreco.serve.codecs.fields import SINGLE_FIELDS
+from alsreco.serve.codecs.fields import OBJECT_FIELDS
 from tests.unit.conftest import CUSTOMERS, PRODUCTS, write_synthetic
 
 TYPES = ["application/json", "application/jsonlines", "text/csv"]
@@ -33,11 +33,15 @@ plausible = {
     "exclude_popular": st.integers(-1, 30), "include_new": st.integers(-1, 10), "exclude_items": id_list,
     "include_items": id_list, "candidates": id_list,
 }
-field_value = {name: plausible[name] | json_value for name in SINGLE_FIELDS}
+plausible["item_id"] = st.sampled_from(PRODUCTS) | some_id  # similar products
+field_value = {name: plausible[name] | json_value for name in OBJECT_FIELDS}
 request_object = st.fixed_dictionaries({}, optional={**field_value, "junk": json_value})
+multi_rules = st.fixed_dictionaries({}, optional={"k": plausible["k"] | json_value,
+                                                  "exclude_popular": field_value["exclude_popular"]})
 json_body = request_object | st.builds(lambda ids, rules: {"customer_ids": ids, **rules},
-                                       st.lists(some_id | json_value, max_size=5),
-                                       st.fixed_dictionaries({}, optional={"k": plausible["k"] | json_value})) | \
+                                       st.lists(some_id | json_value, max_size=5), multi_rules) | \
+    st.builds(lambda ids, rules: {"item_ids": ids, **rules}, st.lists(plausible["item_id"] | json_value, max_size=5),
+              multi_rules) | \
     st.builds(lambda xs: {"instances": xs}, st.lists(request_object | some_id, max_size=5)) | json_value
 
 
@@ -69,7 +73,8 @@ def check(status: int, ctype: str, body: bytes) -> None:
     elif ctype.startswith("application/jsonlines"):
         assert all(json.loads(line) for line in body.decode().splitlines())
     else:
-        assert body.decode().startswith("customer_id,rank,product_id,score,reason")
+        assert body.decode().split(",", 1)[0] in ("customer_id", "item_id")
+        assert body.decode().split("\n", 1)[0].endswith(",rank,product_id,score,reason,recommendation_id")
 
 
 @pytest.fixture(scope="module")
