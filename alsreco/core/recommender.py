@@ -38,6 +38,7 @@ import numpy as np
 
 from . import hyperparameters
 from .artifact import Model
+from .foldin import UserStep
 from .rules import Plan, Prediction, Recommendation, Request, Rules
 from .scoring import BLOCK_CELLS as BATCH_CELLS
 from .scoring import BlockRanker
@@ -47,7 +48,6 @@ from .topk import top_k_lists
 BLOCK_ROWS = 1024  # at most this many customers per matrix product ...
 PLAN_CACHE_SIZE = 256  # resolved rule sets kept per worker
 BLOCK_CELLS = 1 << 22  # ... and at most this many scores (16 MB of float32 per score matrix)
-SESSION_WEIGHT = 1.0  # a session item adds this x the customer's mean stored rating to its rating
 MODEL, SIMILAR, COLD = "model", "similar", "popular"  # how a block of rows is scored = its reason
 _NONE = np.empty(0, dtype=np.int64)
 
@@ -80,8 +80,7 @@ class Recommender:
         self.popularity_key = np.empty(n_products, dtype=np.float32)  # unique keys: no ties
         self.popularity_key[self.popular_order] = np.arange(n_products, 0, -1, dtype=np.float32)
         self.new_products = np.asarray(model.new_products, dtype=np.int64)
-        y = self.item_factors.astype(np.float64)
-        self.yty = y.T @ y
+        self.user_step = UserStep.of(self.item_factors, self.implicit, self.alpha, self.reg_param)
         self.unit_items = unit_rows(self.item_factors)  # float32, |row| = 1: cosine = one matrix product
         self._plans: dict[Rules, Plan] = {}
         self._plans_lock = threading.Lock()  # gunicorn gthread workers serve requests in threads
@@ -193,45 +192,14 @@ class Recommender:
 
     def fold_in(self, items: np.ndarray, ratings: np.ndarray | None = None) -> np.ndarray:
         """A customer factor from `items` (product indices) with `ratings` (default 1 each): one
-        ALS least-squares step against the fixed item factors Y, exactly Spark's user step.
-
-        Implicit: (YᵀY + α Σ_i r_i y_i y_iᵀ + λ n I) x = Σ_{i: r_i > 0} (1 + α r_i) y_i,
-        n = items with r_i > 0 (Spark's λ scaling; confidence uses |r_i|);
-        explicit: (Σ_i y_i y_iᵀ + λ n I) x = Σ_i r_i y_i, n = all items (ridge)."""
-        items = np.asarray(items, dtype=np.int64)
-        if ratings is None:  # a basket: each product once, rating 1
-            items = np.unique(items)
-            ratings = np.ones(len(items))
-        r = np.asarray(ratings, dtype=np.float64)
-        y = self.item_factors[items].astype(np.float64)
-        rank = y.shape[1]
-        if self.implicit:
-            positive = r > 0
-            a = self.yty + self.alpha * (y.T @ (np.abs(r)[:, None] * y))
-            a += self.reg_param * int(positive.sum()) * np.eye(rank)
-            b = y.T @ np.where(positive, 1.0 + self.alpha * r, 0.0)
-        else:
-            a = y.T @ y + self.reg_param * len(r) * np.eye(rank)
-            b = y.T @ r
-        try:
-            x = np.linalg.solve(a, b)
-        except np.linalg.LinAlgError:  # singular (λ = 0 and too few items): least norm
-            x = np.linalg.lstsq(a, b, rcond=None)[0]
-        return x.astype(np.float32)
+        ALS least-squares step against the fixed item factors (core/foldin.py)."""
+        return self.user_step.solve(items, ratings)
 
     def session_factor(self, customer: int, session: np.ndarray) -> np.ndarray:
-        """A known customer's factor with this session's items as extra events: the ALS user step
-        (`fold_in`) over the stored ratings r_u (purchases.npz) with each session item's rating
-        raised by SESSION_WEIGHT x mean(r_u) (one more product of the customer's typical weight,
-        whatever the ranking_type's scale). Spark's last half-iteration solves the same system
-        without the session, so an empty session gives back the trained factor."""
+        """A known customer's factor re-solved from the stored ratings (purchases.npz) plus this
+        session's items as extra events (core/foldin.py)."""
         p = self.model.purchases
-        stored = np.asarray(p.row_data(customer), dtype=np.float64)
-        weight = SESSION_WEIGHT * (float(np.abs(stored).mean()) if len(stored) else 1.0)
-        items = np.concatenate([np.asarray(p.row(customer), dtype=np.int64), np.asarray(session, dtype=np.int64)])
-        r = np.concatenate([stored, np.full(len(session), weight)])
-        uniq, inverse = np.unique(items, return_inverse=True)
-        return self.fold_in(uniq, np.bincount(inverse, weights=r, minlength=len(uniq)))
+        return self.user_step.with_session(p.row(customer), p.row_data(customer), session)
 
     def plan(self, rules: Rules) -> Plan:
         """`rules` resolved to product indices; cached, since most requests share a few rule sets
