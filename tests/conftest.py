@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from alsreco.core.paths import Paths
 from alsreco.core.settings import Settings
@@ -14,6 +16,12 @@ from alsreco.core.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 TEST_DIR = REPO / "local_test" / "test_dir"
 SAMPLE_CSV = TEST_DIR / "input" / "data" / "training" / "online-retail-sample.csv"
+
+# CI runs the property-based tests on a fixed sequence of examples (a red run is reproducible); a
+# developer's run explores new ones each time and keeps what failed in .hypothesis/.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def make_opt_ml(base: Path, files: dict[str, str | bytes] | None = None,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 import zipfile
@@ -31,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
+from . import hyperparameters
+from .errors import AlsrecoError, ModelError
 
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
@@ -177,11 +179,11 @@ def _load(model_dir: Path, mmap: bool) -> Model:
         raise ModelError(f"model at {model_dir} is incomplete: {METADATA} is missing (training not finished?)")
     try:
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError, OSError) as exc:
         raise ModelError(f"{meta_path} is not valid JSON: {exc}") from None
     if not isinstance(metadata, dict):
         raise ModelError(f"{meta_path} must hold a JSON object, not {type(metadata).__name__}")
-    if metadata.get("format_version") != FORMAT_VERSION:
+    if metadata.get("format_version") != FORMAT_VERSION or isinstance(metadata.get("format_version"), bool):
         raise ModelError(f"model format {metadata.get('format_version')!r} is not supported "
                          f"(this server reads format {FORMAT_VERSION})")
     arrays: dict[str, np.ndarray] = {}
@@ -191,20 +193,95 @@ def _load(model_dir: Path, mmap: bool) -> Model:
             raise ModelError(f"model at {model_dir} is incomplete: {path.name} is missing")
         try:
             arrays[name] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ModelError(f"cannot read {path}: {exc}") from None
+        except (ValueError, OSError, EOFError, MemoryError) as exc:
+            raise ModelError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
     try:
-        with np.load(model_dir / PURCHASES, allow_pickle=False) as z:
+        z = np.load(model_dir / PURCHASES, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with z:
             shape = tuple(int(x) for x in z["shape"])
             purchases = Purchases(z["indptr"], z["indices"], z["data"], shape)  # type: ignore[arg-type]
-    except (FileNotFoundError, KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (KeyError, ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
         raise ModelError(f"cannot read {model_dir / PURCHASES}: {type(exc).__name__}: {exc}") from None
     for name in ("user_factors", "item_factors"):
         if arrays[name].ndim != 2:
             raise ModelError(f"inconsistent model: {name} must be a matrix, has shape {arrays[name].shape}")
+    for name, kinds in KINDS.items():
+        _check_array(f"{name}.npy", arrays[name], kinds, ndim=2 if name.endswith("_factors") else 1)
+    for name in ("indptr", "indices", "data"):
+        _check_array(f"{PURCHASES} ({name})", getattr(purchases, name), "f" if name == "data" else "iu", ndim=1)
     model = Model(purchases=purchases, metadata=metadata, **arrays)
     model.validate()
-    if len(purchases.indptr) and (purchases.indptr[-1] != len(purchases.indices)
-                                  or (len(purchases.indices) and purchases.indices.max() >= shape[1])):
-        raise ModelError("inconsistent model: purchases.npz indices do not match its shape")
+    _check_content(model, model_dir)
+    _check_metadata(metadata, meta_path)
     return model
+
+
+# What each array must hold: numpy dtype kinds (f float, i/u integer, U text, M datetime64).
+KINDS = {"customer_ids": "U", "product_ids": "U", "product_names": "U", "user_factors": "f", "item_factors": "f",
+         "product_popularity": "iu", "product_first_seen": "M", "customer_first_seen": "M",
+         "new_products": "iu", "new_customers": "iu"}
+FINITE_BLOCK = 1 << 20  # rows per finiteness check of a factor matrix (bounded temporary memory)
+VERSION_RE = re.compile(r"[!-~](?:[ -~]{0,198}[!-~])?")  # printable ASCII: it is sent as a header
+SERVING_DEFAULTS = ("reco_item", "exclude_purchased", "exclude_popular", "include_new", "implicit_prefs",
+                    "reg_param", "alpha")
+
+
+def _check_array(name: str, arr: np.ndarray, kinds: str, ndim: int) -> None:
+    if arr.dtype.kind not in kinds or (arr.dtype.kind == "f" and arr.dtype.itemsize < 4):
+        want = {"f": "float32/float64", "iu": "integers", "U": "text", "M": "datetime64"}[kinds]
+        raise ModelError(f"inconsistent model: {name} must hold {want}, holds {arr.dtype}")
+    if arr.ndim != ndim:
+        raise ModelError(f"inconsistent model: {name} must have {ndim} dimension(s), has shape {arr.shape}")
+
+
+def _finite(arr: np.ndarray) -> bool:
+    return all(np.isfinite(arr[i:i + FINITE_BLOCK]).all() for i in range(0, len(arr), FINITE_BLOCK))
+
+
+def _check_content(model: Model, model_dir: Path) -> None:
+    """Values no training run writes, which would otherwise surface as NaN scores, wrong lists or a 500."""
+    if model.rank < 1:
+        raise ModelError("inconsistent model: the factors have rank 0")
+    for name in ("user_factors", "item_factors"):
+        if not _finite(getattr(model, name)):
+            raise ModelError(f"inconsistent model: {name}.npy holds NaN or infinite values")
+    for name in ("customer_ids", "product_ids"):
+        ids = getattr(model, name)
+        if len(set(ids.tolist())) != len(ids):
+            raise ModelError(f"inconsistent model: {name}.npy holds the same id twice")
+    if len(model.product_popularity) and model.product_popularity.min() < 0:
+        raise ModelError("inconsistent model: product_popularity.npy holds a negative count")
+    p, (nc, np_) = model.purchases, model.purchases.shape
+    if (p.indptr[0] != 0 or p.indptr[-1] != len(p.indices) or len(p.data) != len(p.indices)
+            or (nc and np.diff(p.indptr).min() < 0)
+            or (len(p.indices) and (p.indices.min() < 0 or p.indices.max() >= np_))
+            or not _finite(p.data)):
+        raise ModelError(f"inconsistent model: {model_dir / PURCHASES} is not a valid CSR matrix of "
+                         f"shape {p.shape} (indptr, indices and data disagree, or data is not finite)")
+
+
+def _check_metadata(metadata: dict[str, Any], meta_path: Path) -> None:
+    """What serving reads from metadata.json: the version (an HTTP header) and the default rules."""
+    version = metadata.get("model_version")
+    if not isinstance(version, str) or not VERSION_RE.fullmatch(version):
+        raise ModelError(f"{meta_path}: model_version must be 1-200 printable ASCII characters (it is sent as "
+                         f"the X-Model-Version header), got {json.dumps(version)[:80]}")
+    for section in ("hyperparameters", "als"):
+        if not isinstance(metadata.get(section) or {}, dict):
+            raise ModelError(f"{meta_path}: {section} must be a JSON object, not {type(metadata[section]).__name__}")
+    hp, als = metadata.get("hyperparameters") or {}, metadata.get("als") or {}
+    given = [(f"hyperparameters.{k}", k, hp[k]) for k in SERVING_DEFAULTS if k in hp]
+    given += [(f"als.{k}", k, als[k]) for k in ("implicit_prefs", "reg_param", "alpha") if k in als]
+    for where, name, value in given:
+        param = hyperparameters.BY_NAME[name]
+        types: tuple[type, ...] = {"bool": (bool,), "int": (int,), "float": (int, float)}[param.type]
+        ok = isinstance(value, types) and (param.type == "bool" or not isinstance(value, bool))
+        try:
+            ok = ok and hyperparameters.coerce(param, value, str(meta_path)) == value
+        except AlsrecoError:
+            ok = False
+        if not ok:
+            raise ModelError(f"{meta_path}: {where} = {json.dumps(value)[:80]} is invalid: expected "
+                             f"{param.allowed()}")

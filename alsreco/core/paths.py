@@ -81,6 +81,8 @@ def read_json_object(path: Path, missing: Any = None) -> Any:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
     except ValueError as exc:
         raise UserError(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path} is not valid JSON here: nested too deeply") from None
     if not isinstance(data, dict):
         raise UserError(f"{path} must hold a JSON object, not {type(data).__name__}")
     return data

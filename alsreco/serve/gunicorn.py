@@ -25,6 +25,11 @@ def gunicorn_options(settings: Settings, socket: Path) -> dict[str, Any]:
         "accesslog": None,  # the app logs one line per request itself (with the customers asked for)
         "proc_name": "alsreco-gunicorn",
         "control_socket_disable": True,  # gunicorn >= 24 would write ~/.gunicorn/gunicorn.ctl
+        # nginx enforces the request line / header limits (and answers them in JSON); gunicorn's own
+        # lower defaults (4 KB line, 8 KB field, 100 fields) would answer what nginx let through in HTML
+        "limit_request_line": 0,
+        "limit_request_field_size": 65536,  # 0 would mean gunicorn's 8 KB default in gunicorn 27
+        "limit_request_fields": 32768,
     }
 
 

@@ -39,6 +39,9 @@ def execution_parameters() -> Response:
 @bp.post("/endpoints/<name>/invocations")
 def invocations(name: str | None = None) -> Response:
     holder, settings = _ext("model"), _ext("settings")
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise codecs.HttpError(415, f"Content-Encoding '{encoding}' is not supported; send the body uncompressed")
     kind = codecs.content_type(request.mimetype)
     out = codecs.accept_type(request.accept_mimetypes if request.headers.get("Accept") else None, kind)
     rec = holder.get()

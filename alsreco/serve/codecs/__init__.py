@@ -37,6 +37,7 @@ Result = Prediction | RecordError
 STREAMERS: dict[str, Callable[[Iterable[Sequence[Result]], str], Iterator[str]]] = {
     JSON: json_body.stream, JSONL: jsonl_body.stream, CSV: csv_body.stream}
 CHECKS: dict[str, Callable[[Sequence[Result]], None]] = {CSV: csv_body.check}
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def content_type(mimetype: str | None) -> str:
@@ -93,7 +94,15 @@ def _text(body: bytes, charset: str | None = None) -> str:
     try:
         text = body.decode("utf-8-sig" if name.replace("_", "-") in ("utf-8", "utf8") else name)
     except UnicodeDecodeError as exc:
+        if body[:2] == GZIP_MAGIC:
+            raise HttpError(415, "body is gzip-compressed; Content-Encoding is not supported: send it "
+                                 "uncompressed") from None
         raise HttpError(400, f"body is not valid {name} text (byte {exc.start})") from None
+    except LookupError:  # a codec that is not a text encoding: rot13, hex, base64, zlib ...
+        raise HttpError(415, f"Content-Type charset '{charset}' is not a text encoding; send UTF-8") from None
+    except UnicodeError as exc:  # codecs that fail without a position: punycode, undefined ...
+        raise HttpError(400, f"body is not valid {name} text ({exc})") from None
+    text = text.removeprefix("\ufeff")  # a byte order mark of the declared charset (UTF-16, UTF-32)
     if not text.strip():
         raise HttpError(400, "body is empty")
     return text

@@ -41,11 +41,19 @@ def decode(text: str, limits: Limits) -> list[Record]:
 
 
 def _rows(text: str) -> list[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text))
+    """(line, fields) per record. Lines end at \n, \r\n or a lone \r; strict: a quote that is never
+    closed (which would swallow every later line into one id) or text after a closing quote is a 400."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
     try:
-        return [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:  # e.g. a field over the csv module's field size limit, a NUL byte
-        raise HttpError(400, f"CSV body line {max(1, reader.line_num)}: {exc}") from None
+        for row in reader:
+            if row:  # a blank line
+                rows.append((reader.line_num, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:  # e.g. a field over the csv module's field size limit, an unclosed quote
+        raise HttpError(400, f"CSV body line {start}: {exc}") from None
+    return rows
 
 
 def check(results: Sequence[Any]) -> None:

@@ -121,5 +121,8 @@ def kind_of(v: Any) -> str:
             type(None): "null"}.get(type(v), "a number")
 
 
-def names(keys: Iterable[str]) -> str:
-    return ", ".join(repr(k) for k in sorted(keys))
+def names(keys: Iterable[str], limit: int = 10) -> str:
+    """Up to `limit` keys, each cut to 40 characters: an error message never echoes a whole body."""
+    keys = sorted(keys)
+    shown = ", ".join(repr(k[:40] + "..." if len(k) > 40 else k) for k in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")

@@ -19,9 +19,32 @@ from .fields import (
 )
 
 
+class DuplicateKey(ValueError):
+    """An object names one key twice: which value was meant is anyone's guess (RFC 8259 leaves it open)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise DuplicateKey(f"field {dup!r} is given more than once in one object; send each field once")
+    return doc
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
+def loads(text: str) -> Any:
+    """json.loads that refuses duplicate keys (DuplicateKey, a ValueError)."""
+    return _DECODER.decode(text)
+
+
 def decode(text: str, limits: Limits) -> list[Record]:
     try:
-        doc = json.loads(text)
+        doc = loads(text)
+    except DuplicateKey as exc:
+        raise HttpError(400, str(exc)) from None
     except ValueError as exc:
         raise HttpError(400, f"body is not valid JSON: {exc}") from None
     except RecursionError:

@@ -10,11 +10,13 @@ from typing import Iterable, Iterator, Sequence
 from ...core.rules import Prediction
 from .base import Limits, Record, RecordError
 from .fields import FieldError, parse_single
-from .json_body import result_dict
+from .json_body import DuplicateKey, loads, result_dict
 
 
 def decode(text: str, limits: Limits) -> list[Record]:
-    lines = text.splitlines()
+    # Lines end at "\n" (and "\r\n") only, as batch transform's SplitType=Line splits them: U+2028,
+    # U+0085 and the other separators str.splitlines knows may stand raw inside a JSON string.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     while lines and not lines[-1].strip():
         lines.pop()
     limits.check_count(len(lines))
@@ -24,7 +26,9 @@ def decode(text: str, limits: Limits) -> list[Record]:
             if not line.strip():
                 raise FieldError("empty line")
             try:
-                doc = json.loads(line)
+                doc = loads(line)
+            except DuplicateKey as exc:
+                raise FieldError(str(exc)) from None
             except ValueError as exc:
                 raise FieldError(f"not valid JSON: {exc}") from None
             except RecursionError:

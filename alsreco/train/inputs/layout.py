@@ -66,7 +66,15 @@ def _is_parquet(path: Path) -> bool:
 
 def _head_lines(path: Path, compression: str | None, n: int = 20) -> list[str]:
     opener = gzip.open if compression == "gzip" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+    with opener(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") > len(head) // 4:
+        kind = "starts with a UTF-16/UTF-32 byte order mark" if head[:2] in (b"\xff\xfe", b"\xfe\xff") \
+            else "is mostly NUL bytes (UTF-16 text or binary data?)"
+        raise UserError(f"{path} {kind}: training data must be UTF-8 (or Latin-1) delimited text, or Parquet; "
+                        "re-export it as UTF-8 CSV")
+    # utf-8-sig: a UTF-8 byte order mark is no part of the first column's name (pyarrow drops it too)
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
         lines = []
         for line in fh:
             if line.strip():
@@ -142,6 +150,10 @@ def _sniff(path: Path, hp: dict[str, Any]) -> Layout:
     delimiter = hp.get("delimiter") or _detect_delimiter(path, lines)
     first = next(csv.reader([lines[0]], delimiter=delimiter))
     roles = _map_roles(path, first, hp) if _looks_like_header(first, hp) else {}
+    twice = sorted({str(c) for c in roles.values() if first.count(c) > 1})
+    if twice:
+        raise UserError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more than once, so "
+                        "which one holds the data is ambiguous; rename the duplicates")
     if roles:
         layout = Layout("csv", delimiter, True, compression, roles)
         _check_required(path, layout, first)

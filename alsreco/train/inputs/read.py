@@ -205,7 +205,10 @@ def load(files: tuple[Path, ...] | list[Path], hp: dict[str, Any]) -> tuple[pd.D
     log.info("read %d row(s) from %d file(s): %d malformed, %d used",
              report.rows_read, report.files, report.malformed, report.rows_used)
     if df.empty:
+        names = [Path(f).name for f in files if str(f) not in report.empty_files]
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         raise UserError(f"no usable rows remain after cleaning {report.rows_read} row(s) read from "
-                        f"{report.files} file(s): dropped {report.dropped}, malformed {report.malformed}. "
-                        "Check the column mapping, retention_date and non_product_codes.")
+                        f"{report.files} file(s) ({shown}): dropped {report.dropped}, malformed {report.malformed}"
+                        + (f" (first ones: {'; '.join(report.malformed_examples[:3])})" if report.malformed else "")
+                        + ". Check the column mapping, retention_date and non_product_codes.")
     return df.reset_index(drop=True), report
