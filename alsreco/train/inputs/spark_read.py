@@ -23,21 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ...core.errors import UserError
-from . import dates, spark_report
+from . import spark_report
 from .layout import Layout, sniff
-from .spark_clean import classify, strip
-from .spark_files import (
-    HEAD_VALUES,
-    estimate_rows,
-    find_lines,
-    head_dates,
-    header_fields,
-    is_utf8,
-    spread_dates,
-)
+from .spark_clean import classify
+from .spark_date_rules import date_rules
+from .spark_files import header_fields, is_utf8
 
 log = logging.getLogger(__name__)
 
@@ -181,59 +172,6 @@ def read_raw(spark, sources: list[Source], stage: Path | None):
     return raw.withColumn("seq", F.monotonically_increasing_id())
 
 
-def _date_rules(raw, sources: list[Source], hp: dict[str, Any]):
-    """{DateRule: [file indices]} from each file's sample, as `dates.detect` chooses it: the first
-    values (read on the driver like the pandas path) and, past them, values spread over the file."""
-    from pyspark.sql import functions as F
-
-    usable = raw.where(F.col("_corrupt").isNull() & (strip(F.col("date")) != ""))
-    samples: dict[int, tuple[list[str], list[int]]] = {}
-    fractions: dict[int, float] = {}
-    for src in sources:
-        date_col = src.column("date")
-        if src.layout.kind == "csv" and isinstance(src.path, Path):
-            values, lines, complete = head_dates(src.path, src.layout, src.encoding,
-                                                 src.layout.columns["date"] if src.layout.header else date_col)
-        else:
-            rows = (usable.where(F.col("file") == src.index).select("seq", strip(F.col("date")).alias("d"))
-                    .limit(HEAD_VALUES).collect())
-            values, lines, complete = [r["d"] for r in sorted(rows, key=lambda r: r["seq"])], [], \
-                len(rows) < HEAD_VALUES
-        if not complete:
-            values = values[:dates.SAMPLE_HEAD]
-            if src.layout.kind == "csv" and isinstance(src.path, Path) and src.layout.compression is None:
-                values += spread_dates(src.path, src.layout, src.encoding, int(date_col[1:]), len(src.fields),
-                                       dates.SAMPLE_SPREAD)
-            else:
-                rows = estimate_rows(src.path, src.layout) if isinstance(src.path, Path) else \
-                    usable.where(F.col("file") == src.index).count()
-                fractions[src.index] = min(1.0, 1.2 * dates.SAMPLE_SPREAD / max(1, rows))
-        samples[src.index] = (values, lines)
-    if fractions:  # one pass over the files that need it
-        picked = (usable.where(F.col("file").isin(list(fractions))).sampleBy("file", fractions, seed=0)
-                  .select("file", "seq", strip(F.col("date")).alias("d")).collect())
-        for row in sorted(picked, key=lambda r: r["seq"]):
-            if len(samples[row["file"]][0]) < dates.SAMPLE_HEAD + dates.SAMPLE_SPREAD:
-                samples[row["file"]][0].append(row["d"])
-    rules: dict[dates.DateRule, list[int]] = defaultdict(list)
-    for src in sources:
-        values, lines = samples[src.index]
-        where = src.path if isinstance(src.path, Path) else Path(src.name)  # an input_uri: named as given
-        rule = dates.detect(where, pd.Series(values, dtype=object), hp, src.layout.columns["date"],
-                            lambda pos, lines=lines, src=src, values=values: _line_of(src, values, lines, pos))
-        rules[rule].append(src.index)
-    return rules
-
-
-def _line_of(src: Source, values: list[str], lines: list[int], pos: int) -> int:
-    if pos < len(lines) or not isinstance(src.path, Path):
-        return lines[pos] if pos < len(lines) else 0
-    at = src.fields.index(src.layout.columns["date"]) if src.layout.header else src.layout.columns["date"]
-    found = find_lines(src.path, src.layout, src.encoding,
-                       [lambda _t, f: len(f) > at and f[at].strip() == values[pos]])[0]
-    return found or 0
-
-
 def configure(spark) -> None:
     for key, value in SESSION_CONF.items():
         spark.conf.set(key, value)
@@ -269,7 +207,7 @@ def load_sources(spark, sources: list[Source], hp: dict[str, Any], stage: Path |
 
     configure(spark)
     raw = read_raw(spark, sources, stage)
-    rules = _date_rules(raw, sources, hp)
+    rules = date_rules(raw, sources, hp)
     classified = classify(raw, rules, hp, any(s.column("quantity") for s in sources))
     classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
     try:

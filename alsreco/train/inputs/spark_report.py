@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...core.errors import UserError
@@ -55,10 +56,13 @@ def build(classified, sources, rules, tally, hp) -> LoadReport:
         log.info("dropped %d row(s): %s", count, rule)
     log.info("read %d row(s) from %d file(s) with Spark: %d malformed, %d used",
              report.rows_read, report.files, report.malformed, report.rows_used)
-    if not used:
+    if not used:  # the pandas path's message (read.load), file names included
+        names = [Path(src.name).name for src in sources]
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         raise UserError(f"no usable rows remain after cleaning {report.rows_read} row(s) read from "
-                        f"{report.files} file(s): dropped {report.dropped}, malformed {report.malformed}. "
-                        "Check the column mapping, retention_date and non_product_codes.")
+                        f"{report.files} file(s) ({shown}): dropped {report.dropped}, malformed {report.malformed}"
+                        + (f" (first ones: {'; '.join(report.malformed_examples[:3])})" if report.malformed else "")
+                        + ". Check the column mapping, retention_date and non_product_codes.")
     return report
 
 
