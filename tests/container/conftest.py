@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -26,7 +27,8 @@ from alsreco.core.net import free_port
 REPO = Path(__file__).resolve().parents[2]
 TEST_DIR = REPO / "local_test" / "test_dir"
 PAYLOADS = REPO / "local_test" / "payloads"
-IMAGE = os.environ.get("ALSRECO_TEST_IMAGE", "alsreco:test")
+RUN_ID = uuid.uuid4().hex[:8]  # one per test session: tags and names two runs on one engine never share
+IMAGE = os.environ.get("ALSRECO_TEST_IMAGE") or f"alsreco:test-{RUN_ID}"
 BUILD_TIMEOUT = 1800
 TRAIN_TIMEOUT = 900
 
@@ -79,7 +81,7 @@ def docker(*args: str, check: bool = True, timeout: float = 300, **kw) -> subpro
 
 
 @pytest.fixture(scope="session")
-def image(docker_engine, tmp_path_factory) -> str:
+def image(docker_engine, tmp_path_factory) -> Iterator[str]:
     """Build the image once per session; the build log goes to a temp file."""
     log = tmp_path_factory.mktemp("build") / "docker-build.log"
     started = time.monotonic()
@@ -91,7 +93,9 @@ def image(docker_engine, tmp_path_factory) -> str:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
         pytest.fail(f"docker build failed (exit {r.returncode}) after {elapsed:.0f}s:\n{tail}", pytrace=False)
     print(f"\ndocker build {IMAGE}: {elapsed:.0f}s (log: {log})")
-    return IMAGE
+    yield IMAGE
+    if not os.environ.get("ALSRECO_TEST_IMAGE"):  # this run's tag only; the layers stay cached
+        subprocess.run(["docker", "rmi", IMAGE], capture_output=True, timeout=120)
 
 
 def stop_container(name: str, grace: int) -> tuple[float, dict, str]:
