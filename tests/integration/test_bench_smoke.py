@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES = ("quality", "train_speed", "serve_load")
-DEADLINE = 300
+DEADLINE = 480  # a hang guard for the three smoke runs together (each starts Spark more than once)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,9 @@ def test_train_speed_smoke(smoke_results):
     assert size["default_spark"]["exit_code"] == 0 and size["default_spark"]["fit_seconds"] > 0
     assert size["default_spark"]["num_blocks"] == 10 and size["default_spark"]["shuffle_partitions"] == 200
     assert size["ratio_train_to_default_spark"] > 0
+    pipe = size["pyspark_pipeline"]  # the plain-PySpark yardstick ran on the same CSV
+    assert pipe["exit_code"] == 0 and pipe["fit_seconds"] > 0 and pipe["ratings"] == tr["ratings"]
+    assert size["ratio_train_to_pipeline"] > 0
     assert size["batch_scoring"]["customers"] > 0 and size["batch_scoring"]["product_seconds"] >= 0
     if "skipped" not in size["implicit"]:
         assert size["implicit"]["exit_code"] == 0 and size["implicit"]["fit_seconds"] >= 0
