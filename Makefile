@@ -99,12 +99,14 @@ bench-deps: venv
 
 bench: bench-deps
 	$(BIN)/python -m benchmarks.quality
+	$(BIN)/python -m benchmarks.tune_scale
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m benchmarks.train_speed
 	$(BIN)/python -m benchmarks.serve_load
 	$(BIN)/python -m benchmarks.report
 
 bench-quality: bench-deps
 	$(BIN)/python -m benchmarks.quality
+	$(BIN)/python -m benchmarks.tune_scale
 	$(BIN)/python -m benchmarks.report
 
 bench-train: bench-deps

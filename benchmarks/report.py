@@ -66,135 +66,11 @@ def machine_section(docs: list[dict[str, Any]]) -> str:
 
 
 # ----------------------------------------------------------------------------- quality
-def quality_section(q: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str, list[list[Any]]]:
-    if q is None:
-        return "## 1. Quality\n\nNot measured yet: `make bench-quality`.\n", []
-    nd = f"ndcg_at_{K}"
-    out = ["## 1. Quality (bundled Online Retail sample, top-10, bought items excluded)\n"]
-    prot_rows = [[PROTOCOL_TITLES.get(p, p), v.get("test_customers"), v.get("train_raw_rows"),
-                  v.get("window_start", "") + ("…" + v["window_end"] if "window_end" in v else "")]
-                 for p, v in q["protocols"].items()]
-    out.append(_table(["protocol", "test customers scored", "training rows (raw)", "window"], prot_rows))
-    out.append("\nA test customer is scored when the model knows them and they bought at least one product in the "
-               "held-out part that the model knows and they had not bought before (the counts differ a little "
-               "from the issue's 27 / 134, which were counted under a different rule).\n")
-    out.append(f"\nSeeds: {q['seeds']} (ALS `seed`; popularity has no seed). Every ALS model below was written by "
-               "the real `train` entry point on the training part (`eval_days=0`), then the held-out part was "
-               "scored from the model files with `alsreco.train.metrics`. `implicit` library rows: CPU ALS on the same "
-               "training matrix (1 per bought pair, regularization 0.01, 15 iterations).\n")
-    out.append("Defaults when this ran (read from `alsreco/core/hyperparameters.py` + `als_spec.json`): `"
-               + json.dumps(q["defaults"]) + "`\n")
-    for p in q["protocols"]:
-        rows = []
-        for c in q["configs"]:
-            r = c["results"].get(p)
-            if not r:
-                continue
-            s = r["summary"]
-            name = f"**{c['name']}**" if c.get("is_default") else c["name"]
-            rows.append([name, f"{s[nd]['mean']:.4f} ± {s[nd]['std']:.4f}", f"{s[nd]['min']:.4f}–{s[nd]['max']:.4f}",
-                         f"{s[f'precision_at_{K}']['mean']:.4f}", f"{s[f'recall_at_{K}']['mean']:.4f}",
-                         f"{s[f'map_at_{K}']['mean']:.4f}", f"{s['coverage']['mean']:.3f}", s[nd]["n"]])
-        out.append(f"\n### {PROTOCOL_TITLES.get(p, p)}\n")
-        out.append(_table(["configuration", "NDCG@10 mean ± sd", "NDCG@10 min–max", "P@10", "R@10", "MAP@10",
-                           "coverage", "runs"], rows))
-    # plot
-    plt = _plt()
-    configs = [c for c in q["configs"] if all(p in c["results"] for p in q["protocols"])]
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(configs) + 1.5))
-    prots = list(q["protocols"])
-    h = 0.8 / len(prots)
-    for j, p in enumerate(prots):
-        means = [c["results"][p]["summary"][nd]["mean"] for c in configs]
-        sds = [c["results"][p]["summary"][nd]["std"] for c in configs]
-        ax.barh([i + j * h for i in range(len(configs))], means, h, xerr=sds, label=PROTOCOL_TITLES.get(p, p),
-                capsize=2)
-    for p, goal in q.get("goals", {}).items():
-        ax.axvline(goal["target_ndcg_at_10"], ls="--", lw=1, color="C%d" % prots.index(p))
-    ax.set_yticks([i + h * (len(prots) - 1) / 2 for i in range(len(configs))])
-    ax.set_yticklabels([("★ " if c.get("is_default") else "") + c["name"][:60] for c in configs], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("NDCG@10 (mean ± sd over seeds); dashed: goal for the defaults")
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(plots / "quality_ndcg.png", dpi=110)
-    plt.close(fig)
-    out.append(f"\n![NDCG@10 per configuration]({rel}/quality_ndcg.png)\n")
-
-    # choice of defaults, data-driven
-    trains = [c for c in q["configs"] if c["kind"] == "train" and all(p in c["results"] for p in prots)]
-    if trains:
-        def avg(c):
-            return sum(c["results"][p]["summary"][nd]["mean"] for p in prots) / len(prots)
-        best = max(trains, key=avg)
-        default = next((c for c in trains if c.get("is_default")), None)
-        lines = ["\n### Defaults: what the grid says\n"]
-        for c in sorted(trains, key=avg, reverse=True):
-            lines.append(f"- {'**' if c is default else ''}{c['name']}{'**' if c is default else ''}: mean NDCG@10 "
-                         f"over both protocols {avg(c):.4f}")
-        if default is not None:
-            if best is default:
-                lines.append("\nThe defaults have the best mean over both protocols among the configurations run.")
-            else:
-                gaps = []
-                for p in prots:
-                    d, b = default["results"][p]["summary"][nd], best["results"][p]["summary"][nd]
-                    gaps.append(f"{PROTOCOL_TITLES.get(p, p)}: {b['mean'] - d['mean']:+.4f} "
-                                f"(sd of the defaults {d['std']:.4f}, of `{best['name']}` {b['std']:.4f})")
-                lines.append(f"\n`{best['name']}` has a higher mean than the defaults: " + "; ".join(gaps)
-                             + ". A difference smaller than about one standard deviation over seeds is noise "
-                               "on this sample.")
-        out.append("\n".join(lines) + "\n")
-    sims = {p: v["similar_products"] for p, v in q["protocols"].items()
-            if (v.get("similar_products") or {}).get("baskets")}
-    if sims:
-        out.append("\n### Similar products (sanity check)\n\nFor a held-out basket's first product (baskets with "
-                   "≥ 2 products the model knows): does its top-10 list hold another product of the same basket? "
-                   "`item_id` answers (cosine of the item factors) against the 10 best sellers and 10 random "
-                   "products.\n")
-        out.append(_table(["protocol", "baskets", "other items / basket", "similar", "best sellers", "random"],
-                          [[PROTOCOL_TITLES.get(p, p), v["baskets"], v["mean_other_items"],
-                            f"{v['model_hit_rate']:.1%}", f"{v['popularity_hit_rate']:.1%}",
-                            f"{v['random_hit_rate']:.1%}"] for p, v in sims.items()]))
-    implicit_rows = []
-    default_cfg = next((c for c in q["configs"] if c.get("is_default")), None)
-    libs = [c for c in q["configs"] if c["kind"] == "implicit"]
-    if default_cfg and libs:
-        out.append("\n### Defaults vs the best `implicit` library setting measured in the same run\n")
-        for p in prots:
-            lib = max((c for c in libs if p in c["results"]), key=lambda c: c["results"][p]["summary"][nd]["mean"])
-            d, b = default_cfg["results"][p]["summary"][nd], lib["results"][p]["summary"][nd]
-            diff = d["mean"] - b["mean"]
-            spread = max(d["std"], b["std"])
-            verdict = ("ahead by more than the larger sd" if diff > spread else
-                       "behind by more than the larger sd" if diff < -spread else "a tie within the spread over seeds")
-            implicit_rows.append([PROTOCOL_TITLES.get(p, p), f"{d['mean']:.4f} ± {d['std']:.4f}", lib["name"],
-                                  f"{b['mean']:.4f} ± {b['std']:.4f}", f"{diff:+.4f}", verdict])
-        out.append(_table(["protocol", "defaults", "best implicit setting (picked on this very test set)",
-                           "its NDCG@10", "defaults − library", "verdict"], implicit_rows))
-        out.append("\nThe library's best setting is chosen per protocol after seeing the test results, which "
-                   "flatters it; the defaults are one setting for both.\n")
-    ref = q.get("reference", {})
-    out.append("\nReference points from the issue (NDCG@10, same kind of machine): "
-               + "; ".join(f"{PROTOCOL_TITLES.get(p, p)}: " + ", ".join(f"{k} ≈ {v}" for k, v in d.items())
-                           for p, d in ref.items()) + ".\n")
-    pe = q.get("product_eval")
-    if pe and pe.get("metrics", {}).get("model"):
-        m = pe["metrics"]
-        out.append(f"\nCross-check: `train` with the defaults on the full sample evaluates itself on the same "
-                   f"3-day window ({m.get('test_customers')} customers): model NDCG@10 "
-                   f"{m['model'][nd]:.4f} vs popularity {m['popularity'][nd]:.4f} (logged as "
-                   f"`metric: model.ndcg_at_10=…`), one seed ({pe['wall_seconds']:.0f} s wall, two ALS fits).\n")
-    goal_rows = []
-    for p, g in q.get("goals", {}).items():
-        goal_rows.append([f"quality, {PROTOCOL_TITLES.get(p, p)}: defaults NDCG@10 ≥ {g['target_ndcg_at_10']}",
-                          f"{g['mean']:.4f} ± {g['std']:.4f} (min {g['min']:.4f})",
-                          f"{g['mean'] - g['target_ndcg_at_10']:+.4f}", _ok(g["met"])])
-    for r in implicit_rows:
-        goal_rows.append([f"quality, {r[0]}: defaults vs best `implicit` setting in the same run", f"{r[1]} vs {r[3]}",
-                          r[4], "**met** (ahead)" if r[5].startswith("ahead") else "**tie**: not a win, not a loss"
-                          if r[5].startswith("a tie") else "**not met** (behind)"])
-    return "\n".join(out), goal_rows
+def quality_section(q: dict[str, Any] | None, plots: Path, rel: str,
+                    tune_scale: dict[str, Any] | None = None) -> tuple[str, list[list[Any]]]:
+    """benchmarks/report_quality.py: both datasets, weightings, `tune`, `tune` at 1M lines."""
+    from . import report_quality
+    return report_quality.quality_section(q, plots, rel, _plt() if q else None, tune_scale)
 
 
 # ----------------------------------------------------------------------------- training
@@ -209,14 +85,19 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
            "default settings (numBlocks 10, 200 shuffle partitions) on the same rating triples, same rank / "
            "iterations / regularisation / alpha, reading a prepared Parquet file (it does not parse or clean "
            "the CSV, which `train` does). `implicit` = the library's CPU ALS on the same matrix: the "
-           "single-machine floor.\n"]
+           "single-machine floor. Plain-PySpark pipeline = what one writes by hand (benchmarks/pyspark_pipeline.py): "
+           "Spark CSV read → clean → groupBy ratings → StringIndexer → ALS (same rank / iterations / alpha / reg) "
+           "→ `recommendForAllUsers(10)` → one CSV; issue 12's yardstick is `train` ≤ 0.25× it.\n"]
     rows, prof = [], []
     for r in t["sizes"]:
-        tr, ds, im = r["train"], r.get("default_spark", {}), r.get("implicit", {})
+        tr, ds, im, pp = r["train"], r.get("default_spark", {}), r.get("implicit", {}), r.get("pyspark_pipeline", {})
         shape = f"{_f(tr.get('customers'))} × {_f(tr.get('products'))}"
-        rows.append([r["size"], f"{r.get('rows', '–'):,}" if isinstance(r.get("rows"), int) else "sample",
+        label = r["size"] if "pyspark_pipeline" in r else f"{r['size']} (an earlier run, before issue 12)"
+        rows.append([label, f"{r.get('rows', '–'):,}" if isinstance(r.get("rows"), int) else "sample",
                      shape, f"{tr.get('ratings'):,}" if tr.get("ratings") else "–",
                      f"{tr['wall_seconds']:.1f}", f"{tr['peak_rss_mb']:.0f} ({tr['peak_jvm_rss_mb']:.0f})",
+                     "–" if not pp else "failed" if pp.get("failed") else
+                     f"{pp['wall_seconds']:.1f} ({_f(r.get('ratio_train_to_pipeline'), 2)})",
                      _f(tr.get("final_fit_seconds_per_iteration"), 2),
                      "failed (see below)" if ds.get("failed") else f"{ds.get('wall_seconds', float('nan')):.1f}",
                      f"{ds.get('peak_rss_mb', float('nan')):.0f}",
@@ -242,10 +123,11 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
                          _f(m.get("data_loaded"), 1), _f(m.get("spark_ready"), 1), _f(m.get("als_fit_done"), 1),
                          _f(m.get("model_written"), 1), f"{te['wall_seconds']:.1f}",
                          ", ".join(f"{f['seconds']:.1f}" for f in te.get("als_fits", []))])
-    failures = [f"- {r['size']} {k}: {r[k]['failed']}" for r in t["sizes"] for k in ("default_spark", "implicit")
+    failures = [f"- {r['size']} {k}: {r[k]['failed']}" for r in t["sizes"]
+                for k in ("pyspark_pipeline", "default_spark", "implicit")
                 if isinstance(r.get(k), dict) and r[k].get("failed")]
     out.append(_table(["size", "lines", "customers × products", "ratings", "`train` s", "peak MB (JVM)",
-                       "s/iter", "default-Spark s", "default-Spark peak MB",
+                       "plain-PySpark pipeline s (train / it)", "s/iter", "default-Spark s", "default-Spark peak MB",
                        "train / default-Spark (factors ready / default-Spark)", "`implicit` s",
                        "score all: product / numpy s", "load"], rows))
     if failures:
@@ -291,18 +173,21 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
         for k, v in ref.items()) + ".\n")
     goal_rows = []
     for r in t["sizes"]:
-        g = r.get("goal")
-        if not g:
-            continue
-        if "train_seconds_max" in g:
-            goal_rows.append([f"training, {r['size']}: `train` ≤ {g['train_seconds_max']} s end to end",
-                              f"{g['measured']:.1f} s (load {r['train']['loadavg_after'][0]})",
-                              f"{g['measured'] - g['train_seconds_max']:+.1f} s", _ok(g["met"])])
-        else:
-            goal_rows.append([f"training, {r['size']}: `train` ≤ {g['ratio_to_default_spark_max']}× default-Spark",
-                              f"{g['measured']:.2f}× ({r['train']['wall_seconds']:.0f} s vs "
-                              f"{r['default_spark']['wall_seconds']:.0f} s)",
-                              f"{g['measured'] - g['ratio_to_default_spark_max']:+.2f}×", _ok(g["met"])])
+        for g in r.get("goals") or []:  # runs before the plain-PySpark yardstick had other goals: not shown
+            if "train_seconds_max" in g:
+                goal_rows.append([f"training, {r['size']}: `train` ≤ {g['train_seconds_max']:g} s end to end",
+                                  f"{g['measured']:.1f} s (load {r['train']['loadavg_after'][0]})",
+                                  f"{g['measured'] - g['train_seconds_max']:+.1f} s", _ok(g["met"])])
+            elif "ratio_to_pipeline_max" in g:
+                goal_rows.append([f"training, {r['size']}: `train` ≤ {g['ratio_to_pipeline_max']}× the plain-PySpark "
+                                  "pipeline", f"{g['measured']:.2f}× ({r['train']['wall_seconds']:.0f} s vs "
+                                  f"{r['pyspark_pipeline']['wall_seconds']:.0f} s)",
+                                  f"{g['measured'] - g['ratio_to_pipeline_max']:+.2f}×", _ok(g["met"])])
+            else:
+                goal_rows.append([f"training, {r['size']}: `train` ≤ {g['ratio_to_default_spark_max']}× default-Spark",
+                                  f"{g['measured']:.2f}× ({r['train']['wall_seconds']:.0f} s vs "
+                                  f"{r['default_spark']['wall_seconds']:.0f} s)",
+                                  f"{g['measured'] - g['ratio_to_default_spark_max']:+.2f}×", _ok(g["met"])])
     return "\n".join(out), goal_rows
 
 
@@ -407,13 +292,20 @@ def serve_section(s: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
 
 
 # ----------------------------------------------------------------------------- limits
+def _pipeline_steps(pp: dict[str, Any]) -> str:
+    if not pp.get("wall_seconds") or pp.get("failed"):
+        return ""
+    steps = ", ".join(f"{k[:-8]} {v} s" for k, v in pp.items() if k.endswith("_seconds") and k != "wall_seconds")
+    return f"The plain-PySpark pipeline took {pp['wall_seconds']:.1f} s ({steps}). "
+
+
 def limits_section(t: dict[str, Any] | None, s: dict[str, Any] | None) -> str:
     """For each goal not met, what the measurements say limits it (derived from the same run)."""
     lines = []
     for r in (t or {}).get("sizes", []):
-        g, tr, ds = r.get("goal"), r["train"], r.get("default_spark", {})
+        goals, tr, ds = r.get("goals") or [], r["train"], r.get("default_spark", {})
         m = tr.get("marks", {})
-        if not g or g.get("met") or not m.get("model_written"):
+        if all(g.get("met") for g in goals) or not m.get("model_written"):
             continue
         fit = tr["als_fits"][-1]["seconds"] if tr.get("als_fits") else 0.0
         load = m.get("data_loaded", 0) - m.get("first_log", 0)
@@ -428,6 +320,7 @@ def limits_section(t: dict[str, Any] | None, s: dict[str, Any] | None) -> str:
             f"{tr.get('final_fit_seconds_per_iteration')} s each), {after:.1f} s top-10 for all "
             f"{r['batch_scoring']['customers']:,} customers + recommendations.csv + model files "
             f"(the numpy top-10 alone took {r['batch_scoring']['numpy_seconds']:.1f} s). "
+            + _pipeline_steps(r.get("pyspark_pipeline") or {})
             + (f"default-Spark took {ds.get('wall_seconds', 0):.1f} s in all, {ds.get('fit_seconds', 0):.1f} s of it "
                f"fitting, without reading CSV or writing recommendations; the `implicit` library fitted the same "
                f"matrix in {r.get('implicit', {}).get('fit_seconds', '–')} s." if ds else ""))
@@ -467,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     t = _load(args.results, "train_speed" + suffix)
     s = _load(args.results, "serve_load" + suffix)
     docs = [d for d in (q, t, s) if d]
-    qs, qg = quality_section(q, plots, rel)
+    qs, qg = quality_section(q, plots, rel, _load(args.results, "tune_scale" + suffix))
     ts, tg = train_section(t, plots, rel)
     ss, sg = serve_section(s, plots, rel)
     goals = qg + tg + sg

@@ -24,6 +24,8 @@ DEFAULT_NON_PRODUCT_CODES = (
 RANKING_TYPES = ("incident", "count", "total_qty", "normalize_count", "log_qty")
 DELIMITERS = ("", ",", ";", "|", "\t", "tab")
 CANCELLATION_RULES = ("auto", "c_prefix", "none")
+WEIGHTINGS = ("none", "log", "tfidf", "bm25")
+EVAL_PROTOCOLS = ("time_window", "last_basket")
 ALIASES = {"max_iter": "max_itter"}
 
 
@@ -70,6 +72,16 @@ SCHEMA: tuple[Param, ...] = (
     Param("recency_half_life_days", "float", 0.0,
           "Weight each purchase line by 0.5^(age/half-life) before aggregating; 0 disables.",
           min=0, max=3650),
+    Param("weighting", "str", "none",
+          "Confidence weighting of the customer x product ratings before the fit (implicit ALS): none, "
+          "log = log(1 + rating), tfidf / bm25 = the `implicit` library's tfidf_weight / bm25_weight of the "
+          "customer x product matrix (best sellers and heavy buyers' lines weigh less); rescaled to the "
+          "ratings' mean, so alpha keeps its scale.",
+          choices=WEIGHTINGS),
+    Param("bm25_k1", "float", 100.0, "BM25 K1 (weighting=bm25): how fast a rating's weight saturates.",
+          min=0, max=1e6),
+    Param("bm25_b", "float", 0.8, "BM25 B (weighting=bm25): how much a customer's ratings are normalised "
+          "by their total (0 = not at all).", min=0, max=1),
     Param("implicit_prefs", "bool", True,
           "Implicit-feedback ALS (ratings are confidences). false = explicit ALS on the ratings."),
     Param("als_rank", "int", 16, "Number of latent factors.", min=1, max=1000),
@@ -99,6 +111,19 @@ SCHEMA: tuple[Param, ...] = (
           "Hold out the last N days to score the model against a popularity baseline; 0 = no evaluation.",
           min=0, max=3650, group="dates"),
     Param("eval_k", "int", 10, "Cut-off K for the evaluation metrics.", min=1, max=1000, group="dates"),
+    Param("eval_protocol", "str", "time_window",
+          "What is held out: time_window = the last eval_days days; last_basket = each customer's last "
+          "invoice (customers with at least 2; the last purchase day when the data has no invoice column). "
+          "eval_days=0 turns evaluation off under either.", choices=EVAL_PROTOCOLS, group="dates"),
+    Param("tune", "bool", False,
+          "Search alpha, reg_param, als_rank, max_itter and weighting on the held-out data (eval_protocol) "
+          "within tune_budget_seconds, then fit the best setting on all data. Needs eval_days > 0.",
+          group="tuning"),
+    Param("tune_budget_seconds", "int", 180,
+          "Time budget of the tune search (its trials; the final fit comes on top): no trial is started "
+          "that would end past it, as estimated from the trials so far.", min=1, max=7 * 86400, group="tuning"),
+    Param("tune_trials", "int", 40, "Most trials the tune search runs (the first is the given setting).",
+          min=1, max=10000, group="tuning"),
     # --- input --------------------------------------------------------------
     Param("input_uri", "str", "",
           "Read the training data with Spark from this URI (s3a://, hdfs://, file://; CSV with a header row, "

@@ -26,7 +26,7 @@ from ..core.errors import (
 from ..core.logs import configure_logging
 from ..core.paths import Paths
 from ..core.settings import Settings
-from . import als, batch, evaluate, prepare, similar
+from . import als, batch, evaluate, prepare, similar, weighting
 from .cluster.config import load_resource_config
 from .cluster.describe import describe as describe_cluster
 from .cluster.roles import run_role
@@ -62,6 +62,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     artifact.remove_staging(paths.model_dir) if paths.model_dir.is_dir() else None
     hp = hyperparameters.load(paths, settings.spec_file)
     log.info("hyperparameters: %s", {k: v for k, v in hp.items() if k != "non_product_codes"})
+    evaluate.check(hp)
     own = session is None
     prepared: prepare.Prepared | None = None
     try:
@@ -89,10 +90,13 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                      len(cat.new_customers))
             if session is None:
                 session = spark_mod.start(paths, settings, ratings=len(r.rating))
-            evaluation = evaluate.evaluate(session, None, hp, as_of, prepared.split) if hp["eval_days"] > 0 \
-                else {"skipped": "eval_days=0"}
+            evaluation, fitted, tuning = evaluate.run(session, hp, as_of, prepared.split)
             evaluate.log_metrics(evaluation)
-            users, items = als.fit(session, r, hp, prepared.frame)
+            r = weighting.weigh(r, fitted)  # the model's purchases hold the ratings ALS was fitted on
+            frame = weighting.frame(session, r, prepared.frame, fitted)
+            users, items = als.fit(session, r, fitted, frame)
+            if frame is not None and frame is not prepared.frame:
+                frame.unpersist()
             prepared.release()
         versions = als.library_versions(session)
         cluster_info = describe_cluster(session)
@@ -113,15 +117,17 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     metadata = {
         "model_version": als.model_version(),
         "hyperparameters": hp,
-        "als": {"rank": hp["als_rank"], "reg_param": hp["reg_param"], "alpha": hp["alpha"],
-                "implicit_prefs": hp["implicit_prefs"], "max_iter": hp["max_itter"],
-                "nonnegative": hp["nonnegative"], "ranking_type": hp["ranking_type"]},
+        "als": {"rank": fitted["als_rank"], "reg_param": fitted["reg_param"], "alpha": fitted["alpha"],
+                "implicit_prefs": fitted["implicit_prefs"], "max_iter": fitted["max_itter"],
+                "nonnegative": fitted["nonnegative"], "ranking_type": fitted["ranking_type"],
+                "weighting": fitted["weighting"], "bm25_k1": fitted["bm25_k1"], "bm25_b": fitted["bm25_b"]},
         "retention_date": str(as_of.date()),
         "data": {**prepared.report.as_dict(), **source,
                  "customers": r.shape[0], "products": r.shape[1], "ratings": int(len(r.rating)),
                  "first_date": prepared.first_date, "last_date": prepared.last_date,
                  "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},
         "metrics": evaluation,
+        **({"tuning": tuning.as_dict(f"ndcg_at_{hp['eval_k']}")} if tuning is not None else {}),
         "versions": versions,
         "cluster": cluster_info,
     }

@@ -68,27 +68,50 @@ def ranking_metrics(recommended: np.ndarray, relevant: Relevant | Sequence[set[i
     if not isinstance(relevant, Relevant):
         relevant = Relevant.from_sets(relevant)
     recommended = np.asarray(recommended)
+    terms = row_terms(recommended, relevant, k)
+    n = max(len(relevant), 1)
+    shown = recommended[:, :k]
+    coverage = len(np.unique(shown[shown >= 0])) / n_items if len(recommended) else 0.0
+    return {f"precision_at_{k}": _fold(terms["precision"]) / n, f"recall_at_{k}": _fold(terms["recall"]) / n,
+            f"ndcg_at_{k}": _fold(terms["ndcg"]) / n, f"map_at_{k}": _fold(terms["map"]) / n, "coverage": coverage}
+
+
+def row_terms(recommended: np.ndarray, relevant: Relevant, k: int) -> dict[str, np.ndarray]:
+    """Per evaluated row (customer), its precision, recall, NDCG and AP at K: the terms
+    `ranking_metrics` averages (rows past the shorter of the two inputs are absent)."""
+    recommended = np.asarray(recommended)
     rows = min(len(recommended), len(relevant))
     recs = recommended[:rows, :k]
     width = recs.shape[1] if recs.ndim == 2 else 0
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    n = max(len(relevant), 1)
-    p = r = ndcg = ap = 0.0
-    if rows:
-        hits = Relevant(relevant.indptr[:rows + 1], relevant.indices).hits(recs)
-        n_rel = relevant.lengths[:rows]
-        cut = np.minimum(n_rel, k)
-        n_hit = hits.sum(axis=1)
-        ideal = np.array([discounts[:m].sum() for m in range(k + 1)])[cut]
-        dcg, ap_sum = _pattern_sums(hits, discounts[:width])
-        p = _fold(n_hit / k)
-        r = _fold(n_hit / n_rel)
-        ndcg = _fold(dcg / ideal)
-        ap = _fold(np.where(n_hit > 0, ap_sum / cut, 0.0))
-    shown = recommended[:, :k]
-    coverage = len(np.unique(shown[shown >= 0])) / n_items if len(recommended) else 0.0
-    return {f"precision_at_{k}": p / n, f"recall_at_{k}": r / n, f"ndcg_at_{k}": ndcg / n,
-            f"map_at_{k}": ap / n, "coverage": coverage}
+    if not rows:
+        empty = np.zeros(0)
+        return {"precision": empty, "recall": empty, "ndcg": empty, "map": empty}
+    hits = Relevant(relevant.indptr[:rows + 1], relevant.indices).hits(recs)
+    n_rel = relevant.lengths[:rows]
+    cut = np.minimum(n_rel, k)
+    n_hit = hits.sum(axis=1)
+    ideal = np.array([discounts[:m].sum() for m in range(k + 1)])[cut]
+    dcg, ap_sum = _pattern_sums(hits, discounts[:width])
+    return {"precision": n_hit / k, "recall": n_hit / n_rel, "ndcg": dcg / ideal,
+            "map": np.where(n_hit > 0, ap_sum / cut, 0.0)}
+
+
+def bootstrap_ci(diff: np.ndarray, samples: int = 2000, level: float = 0.95, seed: int = 0,
+                 block: int = 1 << 22) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of `diff` (per-customer differences, e.g. model minus
+    popularity NDCG): customers resampled with replacement `samples` times, in blocks of at most
+    `block` draws (memory bounded whatever the number of customers)."""
+    diff = np.asarray(diff, dtype=np.float64)
+    if not len(diff):
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    per = max(1, block // len(diff))
+    means = np.concatenate([diff[rng.integers(0, len(diff), size=(min(per, samples - s), len(diff)))].mean(axis=1)
+                            for s in range(0, samples, per)])
+    tail = (1.0 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return float(lo), float(hi)
 
 
 def _pattern_sums(hits: np.ndarray, discounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

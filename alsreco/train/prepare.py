@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..core.settings import Settings
 from . import ratings as ratings_mod
-from . import spark_ratings
+from . import spark_ratings, splits
 from .inputs import read, spark_read
 from .inputs.read import LoadReport
 from .ratings import Catalogue, Ratings
@@ -35,7 +35,7 @@ class Prepared:
     catalogue: Catalogue
     first_date: str
     last_date: str
-    split: Callable[[pd.Timestamp], Any]  # evaluation split: start -> (Ratings, users, items, frame) | None
+    split: Callable[[str, pd.Timestamp], splits.Split | None]  # evaluation split: (protocol, window start)
     frame: Any = None  # the ratings as a Spark DataFrame (Spark path), for the ALS fit
     release: Callable[[], None] = lambda: None  # drop what the Spark path persisted
 
@@ -74,12 +74,7 @@ def pandas_path(files: list[Path], hp: dict[str, Any]) -> Prepared:
     r = ratings_mod.build(df, hp, as_of)
     cat = ratings_mod.catalogue(df, r, hp, as_of)
     return Prepared(report, as_of, r, cat, str(df["date"].min()), str(df["date"].max()),
-                    split=lambda start: _pandas_split(df, hp, start))
-
-
-def _pandas_split(df: pd.DataFrame, hp: dict[str, Any], start: pd.Timestamp):
-    from .evaluate import split_pandas
-    return split_pandas(df, hp, start)
+                    split=lambda protocol, start: splits.pandas_split(df, hp, as_of, protocol, start))
 
 
 def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: str = "",
@@ -93,17 +88,18 @@ def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: 
     as_of = spark_ratings.as_of_date(frame, hp, last)
     sr = spark_ratings.build(frame, hp, as_of)
     cat = spark_ratings.catalogue(frame, sr, hp, as_of)
-    splits = []
+    made: list[spark_ratings.SparkRatings] = []
 
-    def split(start: pd.Timestamp):
-        got = spark_ratings.split(frame, hp, start)
+    def split(protocol: str, start: pd.Timestamp) -> splits.Split | None:
+        got = spark_ratings.split_last_basket(frame, hp, as_of) if protocol == "last_basket" \
+            else spark_ratings.split(frame, hp, start)
         if got is None:
             return None
-        splits.append(got[0])
-        return got[0].ratings, got[1], got[2], got[0].frame
+        made.append(got[0])
+        return splits.Split(got[0].ratings, got[1], got[2], got[0].frame, got[3] if len(got) > 3 else {})
 
     def release() -> None:
-        for s in [sr, *splits]:
+        for s in [sr, *made]:
             s.unpersist()
         spark_read.release(spark)
 

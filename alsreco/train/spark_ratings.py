@@ -141,8 +141,38 @@ def split(frame, hp: dict[str, Any], start: pd.Timestamp):
     if not train.limit(1).count() or not test.limit(1).count():
         return None
     sr = build(train, hp, start - pd.Timedelta(days=1))
+    return sr, *_held_pairs(sr, test)
+
+
+def _held_pairs(sr: SparkRatings, test):
+    from pyspark.sql import functions as F
+
     pairs = (test.select("customer", "product").distinct()
              .join(sr.customers, "customer", "left").join(sr.products, "product", "left")
              .select(F.coalesce("user", F.lit(-1)).alias("user"), F.coalesce("item", F.lit(-1)).alias("item"))
              .toPandas())
-    return sr, pairs["user"].to_numpy(np.int64), pairs["item"].to_numpy(np.int64)
+    return pairs["user"].to_numpy(np.int64), pairs["item"].to_numpy(np.int64)
+
+
+def split_last_basket(frame, hp: dict[str, Any], as_of: pd.Timestamp):
+    """`splits.last_basket` in Spark: each customer's last basket (invoice, else day) held out, for
+    customers with at least 2; (ratings of the other lines, held-out customers, products, description)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    has = F.col("invoice").isNotNull() & (F.col("invoice") != "")
+    lines = frame.withColumn("basket", F.when(has, F.col("invoice")).otherwise(F.date_format("date", "yyyy-MM-dd")))
+    kinds = lines.agg(F.max(has.cast("int")).alias("any"), F.min(has.cast("int")).alias("all")).first()
+    kind = "invoice" if kinds["all"] else "day" if not kinds["any"] else "invoice, else day"
+    by_customer = Window.partitionBy("customer")
+    last = (lines.groupBy("customer", "basket").agg(F.min("date").alias("first"))
+            .withColumn("n", F.count("*").over(by_customer))
+            .withColumn("rank", F.row_number().over(by_customer.orderBy(F.desc("first"), F.desc("basket"))))
+            .where((F.col("n") >= 2) & (F.col("rank") == 1)).select("customer", "basket", F.lit(True).alias("held")))
+    marked = lines.join(last, ["customer", "basket"], "left")
+    train, test = marked.where(F.col("held").isNull()), marked.where(F.col("held"))
+    held = last.count()
+    if not held or not train.limit(1).count():
+        return None
+    sr = build(train.drop("basket", "held"), hp, as_of)
+    return sr, *_held_pairs(sr, test), {"baskets": kind, "held_out_baskets": int(held)}

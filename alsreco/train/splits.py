@@ -1,0 +1,85 @@
+"""The evaluation split on the pandas path, one per `eval_protocol` (`spark_ratings.split` and
+`spark_ratings.split_last_basket` are the Spark twins, held to the same result by the tests).
+
+- time_window: ratings from the lines before `start`; the window's lines are held out.
+- last_basket: each customer's last basket is held out, for customers with at least 2 baskets. A basket is
+  an invoice; lines without an invoice id (data without an invoice column) fall back to the purchase
+  day, so a customer's last basket is then their last purchase day. The last basket is the one with the
+  latest first line (ties: the largest basket id), the ratings come from every other line, as of the
+  model's as-of day.
+
+Both give (ratings of the training part, the held-out lines' customers and products as indices of
+those ratings, -1 = unknown) and a description for the metadata, or None when a side is empty.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import ratings as ratings_mod
+
+DAY_FORMAT = "%Y-%m-%d"
+
+
+@dataclass
+class Split:
+    ratings: ratings_mod.Ratings  # the training part, unweighted
+    test_users: np.ndarray  # the held-out lines as indices of `ratings` (-1 = unknown)
+    test_items: np.ndarray
+    frame: Any = None  # the training part's ratings as a Spark DataFrame (Spark path), else None
+    info: dict[str, Any] = field(default_factory=dict)  # what was held out, for the metadata
+
+
+def pandas_split(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp, protocol: str,
+                 start: pd.Timestamp) -> Split | None:
+    if protocol == "last_basket":
+        got = last_basket(df, hp, as_of)
+        return None if got is None else Split(*got[:3], info=got[3])
+    got = time_window(df, hp, start)
+    return None if got is None else Split(*got)
+
+
+def _indices(r: ratings_mod.Ratings, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    return (pd.Index(r.customer_ids).get_indexer(test["customer"]),
+            pd.Index(r.product_ids).get_indexer(test["product"]))
+
+
+def time_window(df: pd.DataFrame, hp: dict[str, Any], start: pd.Timestamp):
+    train_df, test_df = df[df["date"] < start], df[df["date"] >= start]
+    if train_df.empty or test_df.empty:
+        return None
+    r = ratings_mod.build(train_df, hp, start - pd.Timedelta(days=1))
+    return r, *_indices(r, test_df)
+
+
+def basket_ids(df: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Each line's basket (its invoice, else its day) and which of the two the data gave."""
+    invoice = df["invoice"].astype(str) if "invoice" in df else pd.Series("", index=df.index)
+    has = invoice != ""
+    day = df["date"].dt.strftime(DAY_FORMAT)
+    kind = "invoice" if has.all() else "day" if not has.any() else "invoice, else day"
+    return invoice.where(has, day), kind
+
+
+def held_out_baskets(df: pd.DataFrame) -> tuple[np.ndarray, str, int]:
+    """(bool per line: in its customer's last basket, the basket kind, held-out baskets)."""
+    basket, kind = basket_ids(df)
+    lines = pd.DataFrame({"customer": df["customer"].to_numpy(), "basket": basket.to_numpy(),
+                          "date": df["date"].to_numpy()})
+    first = lines.groupby(["customer", "basket"], sort=False)["date"].min().reset_index()
+    first = first.sort_values(["customer", "date", "basket"], kind="stable")
+    count = first.groupby("customer")["basket"].transform("size")
+    last = first[count >= 2].groupby("customer").tail(1)
+    held = pd.MultiIndex.from_frame(last[["customer", "basket"]])
+    return pd.MultiIndex.from_frame(lines[["customer", "basket"]]).isin(held), kind, len(last)
+
+
+def last_basket(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp):
+    held, kind, n = held_out_baskets(df)
+    if not held.any() or held.all():
+        return None
+    r = ratings_mod.build(df[~held], hp, as_of)
+    return r, *_indices(r, df[held]), {"baskets": kind, "held_out_baskets": n}
