@@ -221,12 +221,7 @@ SAMPLE = [c for c in CORPUS if c.method == "POST" and c.path == "/invocations" a
 
 @pytest.mark.parametrize("case", SAMPLE, ids=[c.id for c in SAMPLE])
 def test_corpus_case_through_nginx(srv, case):
-    headers = dict(case.headers)
-    if case.ctype is not None:
-        headers["Content-Type"] = case.ctype
-    if case.accept is not None:
-        headers["Accept"] = case.accept
-    body = case.body.encode() if isinstance(case.body, str) else case.body
+    headers, body = case.request()
     resp = requests.post(srv.url + case.path, data=body, headers=headers, timeout=30)
     assert_outcome(case, resp.status_code, resp.headers, resp.content.decode("utf-8", "replace"))
 

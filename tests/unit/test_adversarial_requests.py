@@ -39,6 +39,15 @@ class Case:
     method: str = "POST"
     path: str = "/invocations"
 
+    def request(self) -> tuple[dict[str, str], bytes]:
+        """(headers, body bytes) as sent, in process or over HTTP."""
+        headers = dict(self.headers)
+        if self.ctype is not None:
+            headers["Content-Type"] = self.ctype
+        if self.accept is not None:
+            headers["Accept"] = self.accept
+        return headers, self.body.encode() if isinstance(self.body, str) else self.body
+
 
 def holds(predicate: Callable[[str], bool]) -> Callable[[str], None]:
     def check(text: str) -> None:
@@ -306,12 +315,7 @@ def client(tmp_path_factory):
 
 
 def send(client, case: Case):
-    headers = dict(case.headers)
-    if case.ctype is not None:
-        headers["Content-Type"] = case.ctype
-    if case.accept is not None:
-        headers["Accept"] = case.accept
-    body = case.body.encode() if isinstance(case.body, str) else case.body
+    headers, body = case.request()
     return client.open(case.path, method=case.method, data=body, headers=headers)
 
 
