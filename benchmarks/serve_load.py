@@ -5,7 +5,9 @@
 - The model comes from the real `train` on the bundled sample (`eval_days=0`).
 - `serve` runs as a subprocess on a free 127.0.0.1 port with its default worker count;
   `wrk` (another process, Lua script for POST bodies) measures requests/s and p50/p90/p99
-  latency at each concurrency for: GET /ping (the ceiling of the stack), one customer per
+  latency at each concurrency for: GET /ping (answered by nginx from the supervisor's health
+  file), GET /execution-parameters (a no-op through nginx -> gunicorn -> Flask: the ceiling of
+  the stack, which single-customer requests are compared with), one customer per
   request, 100 customers per request, one customer with rules on, the products similar to one
   product (`item_id`, k=10; reported next to `single` at c=16). Every response's status is
   counted in Lua: anything outside 2xx is reported. Without wrk a small Python load loop is
@@ -37,13 +39,14 @@ import numpy as np
 
 from alsreco.core.net import free_port, wait_for_http
 from alsreco.core.settings import Settings
+from alsreco.serve.gunicorn import worker_class
 
 from . import common
 from .common import say
 from .serve_mixed import mixed_load
 
 CONCURRENCY = (1, 4, 16, 64)
-GOALS = {"single_vs_ping_min": 0.85, "p99_ms_at_16_max": 10.0, "non_2xx": 0}  # issue 10's targets
+GOALS = {"single_vs_stack_min": 0.85, "p99_ms_at_16_max": 10.0, "non_2xx": 0}  # issue 10's targets
 LUA = r"""
 local bodies = {BODIES}
 local method = "{METHOD}"
@@ -265,7 +268,8 @@ def python_point(url: str, path: str, method: str, docs: list[str], concurrency:
 def load_test(serve: Serve, customer_ids: list[str], concurrency: list[int], duration: float,
               tmp: Path, product_ids: list[str] | None = None) -> dict[str, Any]:
     use_wrk = shutil.which("wrk") is not None
-    scenarios = {"ping": ("GET", "/ping", ["" ]), "single": ("POST", "/invocations", bodies(customer_ids, "single")),
+    scenarios = {"ping": ("GET", "/ping", [""]), "stack": ("GET", "/execution-parameters", [""]),
+                 "single": ("POST", "/invocations", bodies(customer_ids, "single")),
                  "batch100": ("POST", "/invocations", bodies(customer_ids, "batch100", n=32)),
                  "rules": ("POST", "/invocations", bodies(customer_ids, "rules"))}
     if product_ids:
@@ -410,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     def at(scn: str, c: int) -> dict[str, Any] | None:
         return next((r for r in load.get(scn, []) if r["concurrency"] == c), None)
 
-    ceiling = max(r["rps"] for r in load["ping"])
+    ceiling = max(r["rps"] for r in load["stack"])
     single_best = max(r["rps"] for r in load["single"])
     p99_16 = (at("single", 16) or {}).get("p99_ms")
     c_cmp = 16 if at("similar", 16) else max(concurrency)
@@ -419,17 +423,19 @@ def main(argv: list[str] | None = None) -> int:
     say(f"  similar products vs single customer at c={c_cmp}: {similar_vs_single}")
     non2xx = sum(r["non_2xx"] + r["socket_errors"] for rs in load.values() for r in rs)
     goals = {
-        "single_vs_ping": {"target_min": GOALS["single_vs_ping_min"], "measured": round(single_best / ceiling, 3),
-                           "single_rps": single_best, "ping_rps": ceiling,
-                           "met": single_best / ceiling >= GOALS["single_vs_ping_min"]},
+        "single_vs_stack": {"target_min": GOALS["single_vs_stack_min"], "measured": round(single_best / ceiling, 3),
+                            "single_rps": single_best, "stack_rps": ceiling,
+                            "ping_rps": max(r["rps"] for r in load["ping"]),
+                            "met": single_best / ceiling >= GOALS["single_vs_stack_min"]},
         "p99_ms_at_16": {"target_max": GOALS["p99_ms_at_16_max"], "measured": p99_16,
                          "met": p99_16 is not None and p99_16 < GOALS["p99_ms_at_16_max"]},
         "non_2xx": {"target": 0, "measured": non2xx, "met": non2xx == 0},
         "ping_p99_ms_mixed": {"target_max": mixed["goal"]["ping_p99_ms_max"], "measured": mixed["ping"]["p99_ms"],
                               "met": mixed["goal"]["met"]},
     }
+    settings = Settings.from_env()
     payload = {"smoke": smoke, "duration_seconds": duration, "concurrency": concurrency, "workers": workers,
-               "worker_class": "gthread", "threads": Settings().threads,
+               "worker_class": worker_class(settings), "threads": settings.threads,
                "load_tool": "wrk" if shutil.which("wrk") else "python", "models": model_info, "load": load,
                "load_memory": load_memory, "memory": memory, "in_process": scoring, "goals": goals,
                "similar_vs_single": similar_vs_single, "mixed": mixed,

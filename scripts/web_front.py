@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from alsreco.core.net import free_port  # noqa: E402
 from api.catalogue import build as build_catalogue  # noqa: E402
 from api.endpoint import make_client  # noqa: E402
 from api.handler import Api  # noqa: E402
@@ -45,11 +45,6 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alsr
 def say(msg: str) -> None:
     print(f"web: {msg}", flush=True)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sample_model() -> Path:

@@ -37,6 +37,7 @@ TMPDIR = "TMPDIR"
 DEFAULT_BASE_DIR = "/opt/ml"
 MIN_PAYLOAD_MB = 6
 DEFAULT_CLUSTER_TIMEOUT = 300.0
+BATCH_THREADS = 4  # gthread workers in batch transform: the heartbeat goes on while a response streams
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Settings:
     timeout: int = 60  # seconds a worker may spend on one request
     max_payload_mb: int = MIN_PAYLOAD_MB
     batch: bool = False  # SageMaker batch transform (SAGEMAKER_BATCH=true)
-    threads: int = 4  # threads per gunicorn worker: /ping never waits behind a long request
+    threads: int = 1  # threads per gunicorn worker: 1 = sync workers; batch transform: 4 (gthread)
     # SIGTERM budget inside SageMaker's 30 s: nginx stops accepting and lets in-flight requests
     # finish for `drain_seconds`, then gunicorn gets `graceful_timeout`; `serve` exits by `stop_seconds`.
     drain_seconds: int = 25
@@ -71,14 +72,15 @@ class Settings:
         """Parse the environment; a malformed value is a UserError naming the variable."""
         env = os.environ if environ is None else environ
         get = lambda name: (env.get(name) or "").strip()  # noqa: E731
+        threads = _int(env, SERVER_THREADS, BATCH_THREADS if _batch(env) else 1, 1)
         return cls(
             base_dir=Path(get(BASE_DIR) or DEFAULT_BASE_DIR),
             port=_int(env, BIND_TO_PORT, 8080, 1),
-            workers=_int(env, SERVER_WORKERS, os.cpu_count() or 1, 1),
+            workers=_int(env, SERVER_WORKERS, default_workers(threads), 1),
             timeout=_int(env, SERVER_TIMEOUT, 60, 1),
-            threads=_int(env, SERVER_THREADS, 4, 1),
+            threads=threads,
             max_payload_mb=max(MIN_PAYLOAD_MB, _int(env, MAX_PAYLOAD_IN_MB, MIN_PAYLOAD_MB, 1)),
-            batch=get(BATCH).lower() in ("true", "1", "yes"),
+            batch=_batch(env),
             spec_file=Path(get(SPEC_FILE)) if get(SPEC_FILE) else None,
             driver_memory=get(DRIVER_MEMORY),
             spark_master=get(SPARK_MASTER),
@@ -103,6 +105,17 @@ class Settings:
     @property
     def max_body_bytes(self) -> int:
         return self.max_payload_mb * 1024 * 1024
+
+
+def default_workers(threads: int, cpus: int | None = None) -> int:
+    """gunicorn's advice for sync workers, 2 x CPUs + 1 (a big request occupies a whole worker, so
+    single-customer requests need spare ones); threaded workers: one per CPU."""
+    cpus = cpus or os.cpu_count() or 1
+    return 2 * cpus + 1 if threads == 1 else cpus
+
+
+def _batch(env: Mapping[str, str]) -> bool:
+    return (env.get(BATCH) or "").strip().lower() in ("true", "1", "yes")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int) -> int:

@@ -11,11 +11,18 @@ from ..core.logs import configure_logging
 from ..core.settings import Settings
 
 
+def worker_class(settings: Settings) -> str:
+    """`sync` (one request at a time per worker; the leanest per request, and nginx buffers slow
+    clients) unless threads were asked for; batch transform uses threads by default, because a sync
+    worker that streams one long response past `timeout` would be killed by gunicorn's arbiter."""
+    return "sync" if settings.threads == 1 else "gthread"
+
+
 def gunicorn_options(settings: Settings, socket: Path) -> dict[str, Any]:
     return {
         "bind": f"unix:{socket}",
         "workers": settings.workers,
-        "worker_class": "gthread",
+        "worker_class": worker_class(settings),
         "threads": settings.threads,
         "timeout": settings.timeout,
         "graceful_timeout": settings.graceful_timeout,

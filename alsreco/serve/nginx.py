@@ -52,11 +52,21 @@ http {{
       root {run};
       default_type application/json;
     }}
+    # /ping never waits for a Python worker: once the loaded model answered /ping with 200, the
+    # supervisor writes that answer to {health}/ping.json and nginx serves it from there. Without
+    # the file (model not loaded, gunicorn (re)starting) the app answers, with its 503 reason.
+    location = /ping {{
+      root {health};
+      default_type application/json;
+      etag off;
+      add_header Cache-Control "no-store" always;
+      try_files /ping.json @app;
+    }}
+    location @app {{
+{proxy}
+    }}
     location / {{
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_redirect off;
-      proxy_pass http://gunicorn;
+{proxy}
     }}
   }}
 }}
@@ -64,6 +74,17 @@ http {{
 
 
 ERRORS_DIR = "__alsreco_errors"
+HEALTH_DIR = "health"  # in the run dir: ping.json while the loaded model is healthy
+PING_FILE = "ping.json"
+# HTTP/1.1 to gunicorn: a streamed (large) response then comes chunked, so a worker that dies in the
+# middle of it is a broken response for the client, never a silently truncated 200 (over HTTP/1.0 the
+# body just ends when the connection closes).
+PROXY = """\
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_redirect off;
+      proxy_pass http://gunicorn;"""
 # status nginx answers -> (status sent, message); 494 is nginx's "request header too large".
 ERROR_PAGES = {
     400: (400, "malformed HTTP request"),
@@ -95,4 +116,5 @@ def nginx_conf(settings: Settings, run_dir: Path, socket: Path) -> str:
                       for code, (sent, _) in ERROR_PAGES.items())
     return NGINX_CONF.format(user=user, run=run_dir, socket=socket, port=settings.port,
                              max_mb=settings.max_payload_mb, read_timeout=settings.timeout + 10,
-                             drain=settings.drain_seconds, error_pages=pages, errors=ERRORS_DIR)
+                             drain=settings.drain_seconds, error_pages=pages, errors=ERRORS_DIR,
+                             health=run_dir / HEALTH_DIR, proxy=PROXY)

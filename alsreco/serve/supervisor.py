@@ -24,7 +24,7 @@ from ..core.errors import UserError
 from ..core.logs import configure_logging
 from ..core.settings import Settings
 from . import watch
-from .nginx import ERRORS_DIR, error_bodies, nginx_conf
+from .nginx import ERRORS_DIR, HEALTH_DIR, PING_FILE, error_bodies, nginx_conf
 
 log = logging.getLogger("alsreco.serve")
 STARTUP_DEADLINE = 300.0  # seconds for gunicorn to load the model and bind
@@ -59,6 +59,7 @@ class Supervisor:
         self.settings = settings
         self.run_dir = run_dir
         self.socket = run_dir / "gunicorn.sock"
+        self.health = run_dir / HEALTH_DIR / PING_FILE  # nginx answers /ping from it (see nginx.py)
         self.children: dict[str, subprocess.Popen] = {}
         self.wake = threading.Event()
         self.stopping = False
@@ -102,13 +103,16 @@ class Supervisor:
         or changes (see `watch`). Returns a problem if the restart fails."""
         if self.model_ready:
             return None
-        if watch.ping_status(self.socket) == 200:
+        status, body = watch.ping(self.socket)
+        if status == 200:
             self.model_ready = True
+            self.publish_health(body)
             return None
         current = watch.signature(self.model_dir)
         if current is None or current == self.generation:
             return None
         log.info("a model appeared in %s: restarting gunicorn to load it", self.model_dir)
+        self.withdraw_health()
         old = self.children.pop("gunicorn")
         old.send_signal(signal.SIGTERM)
         try:
@@ -120,11 +124,22 @@ class Supervisor:
         self.socket.unlink(missing_ok=True)
         return self.start_gunicorn()
 
+    def publish_health(self, body: bytes) -> None:
+        """The running generation's /ping answer, for nginx to serve (written once: a generation
+        never changes its model; a new model means a new generation, see `check_model`)."""
+        tmp = self.health.with_suffix(".tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, self.health)
+
+    def withdraw_health(self) -> None:
+        self.health.unlink(missing_ok=True)
+
     def run(self) -> int:
         conf = self.run_dir / "nginx.conf"
         conf.write_text(nginx_conf(self.settings, self.run_dir, self.socket))
         errors = self.run_dir / ERRORS_DIR
         errors.mkdir()
+        self.health.parent.mkdir()
         for name, body in error_bodies(self.settings).items():
             (errors / name).write_text(body)
         problem = self.start_gunicorn()
@@ -153,6 +168,7 @@ class Supervisor:
         (e.g. SIGKILL) are killed with the group once the master is gone."""
         end = time.monotonic() + self.settings.stop_seconds
         clean = True
+        self.withdraw_health()
         for name, sig in (("nginx", signal.SIGQUIT), ("gunicorn", signal.SIGTERM)):
             proc = self.children.get(name)
             if proc is None:

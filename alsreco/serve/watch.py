@@ -14,6 +14,7 @@ from pathlib import Path
 from ..core.artifact import METADATA
 
 Signature = tuple[int, int, int] | None
+MAX_PING_BYTES = 1 << 16
 
 
 def signature(model_dir: Path) -> Signature:
@@ -25,14 +26,19 @@ def signature(model_dir: Path) -> Signature:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def ping_status(unix_socket: Path, timeout_s: float = 2.0) -> int | None:
-    """HTTP status of GET /ping straight from gunicorn's socket; None if it does not answer."""
+def ping(unix_socket: Path, timeout_s: float = 2.0) -> tuple[int | None, bytes]:
+    """(HTTP status, body) of GET /ping straight from gunicorn's socket; (None, b"") if it does not answer."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout_s)
             s.connect(str(unix_socket))
             s.sendall(b"GET /ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            head = s.recv(64).split(b"\r\n", 1)[0].split()
-        return int(head[1]) if len(head) >= 2 and head[1].isdigit() else None
+            chunks = []
+            while len(data := s.recv(65536)) and sum(map(len, chunks)) < MAX_PING_BYTES:
+                chunks.append(data)
     except OSError:
-        return None
+        return None, b""
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split()
+    return (int(status[1]) if len(status) >= 2 and status[1].isdigit() else None), body
+

@@ -5,7 +5,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,11 @@ from typing import Iterator
 
 import requests
 
+from alsreco.core.net import free_port
+
 SERVE = Path(sys.executable).parent / "serve"
 DEADLINE = 60.0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import re
-import socket
 import subprocess
 import tarfile
 import threading
@@ -141,11 +140,6 @@ def compose_problem() -> tuple[list[str] | None, str | None]:
         return None, f"`{' '.join(cmd)} version` failed: {(r.stderr or r.stdout).strip()[-300:]}"
     return cmd, None
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- this run's containers -------------------------------------------------------------------

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from alsreco.core.net import free_port
+
 from .conftest import TEST_DIR, missing
 from .sdk_local import (
     LABEL_KEY,
@@ -40,7 +42,6 @@ from .sdk_local import (
     Container,
     compose_problem,
     containers,
-    free_port,
     load_model_arrays,
     out_lines,
     read_csv,

@@ -97,14 +97,16 @@ def test_train_speed_smoke(smoke_results):
 
 def test_serve_load_smoke(smoke_results):
     doc = _doc(smoke_results, "serve_load")
-    assert set(doc["load"]) == {"ping", "single", "batch100", "rules", "similar"}
+    assert set(doc["load"]) == {"ping", "stack", "single", "batch100", "rules", "similar"}
     for scenario, points in doc["load"].items():
         assert [p["concurrency"] for p in points] == doc["concurrency"]
         for p in points:
             assert p["requests"] > 0 and p["rps"] > 0, (scenario, p)
             assert p["non_2xx"] == 0 and p["socket_errors"] == 0, (scenario, p)
             assert 0 < p["p50_ms"] <= p["p99_ms"]
-    assert doc["workers"] >= 1
+    assert doc["workers"] >= 1 and doc["worker_class"] == "sync" and doc["threads"] == 1
+    ratio = doc["goals"]["single_vs_stack"]  # single customers vs a no-op through the same stack
+    assert ratio["measured"] == round(ratio["single_rps"] / ratio["stack_rps"], 3)
     for m in doc["memory"]:
         gunicorn = [p for p in m["processes"] if p["role"] == "gunicorn"]
         assert len(gunicorn) == m["workers"] + 1  # master + workers

@@ -8,7 +8,7 @@ import pytest
 
 from alsreco.core.artifact import METADATA
 from alsreco.core.errors import UserError
-from alsreco.core.settings import Settings
+from alsreco.core.settings import Settings, default_workers
 from alsreco.serve import gunicorn, nginx
 from alsreco.serve.app import create_app
 from tests.unit.conftest import A_PRODUCTS, VERSION, write_synthetic
@@ -247,7 +247,10 @@ def test_settings_from_env():
     assert (s.port, s.workers, s.timeout, s.max_payload_mb) == (9000, 4, 120, 6)
     assert Settings.from_env({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}).max_body_bytes == 20 * 1024 * 1024
     d = Settings.from_env({})
-    assert d.port == 8080 and d.timeout == 60 and d.workers >= 1
+    assert d.port == 8080 and d.timeout == 60 and d.workers == default_workers(1) and d.threads == 1
+    assert default_workers(1, cpus=2) == 5 and default_workers(4, cpus=2) == 2  # sync: spares for big requests
+    b = Settings.from_env({"SAGEMAKER_BATCH": "true"})
+    assert b.threads == 4 and b.workers == default_workers(4)  # = MaxConcurrentTransforms
     with pytest.raises(UserError, match="MODEL_SERVER_WORKERS"):
         Settings.from_env({"MODEL_SERVER_WORKERS": "many"})
     with pytest.raises(UserError, match="MODEL_SERVER_WORKERS"):
@@ -270,6 +273,12 @@ def test_nginx_conf_timeouts_limits_and_paths(tmp_path, monkeypatch):
     assert "user " not in nginx.nginx_conf(Settings(), tmp_path, tmp_path / "g.sock")
     opts = gunicorn.gunicorn_options(Settings(workers=2, timeout=30), tmp_path / "g.sock")
     assert opts["preload_app"] is True and opts["workers"] == 2 and opts["timeout"] == 30
-    assert opts["worker_class"] == "gthread" and opts["threads"] == Settings().threads > 1
+    # real-time: sync workers (one request each; /ping does not need a worker, nginx serves it)
+    assert opts["worker_class"] == "sync" and opts["threads"] == Settings().threads == 1
+    batch = Settings.from_env({"SAGEMAKER_BATCH": "true"})  # streamed responses: gthread keeps the heartbeat
+    assert batch.threads == 4 and gunicorn.worker_class(batch) == "gthread"
+    assert gunicorn.worker_class(Settings.from_env({"MODEL_SERVER_THREADS": "3"})) == "gthread"
+    assert Settings.from_env({"SAGEMAKER_BATCH": "true", "MODEL_SERVER_THREADS": "1"}).threads == 1
+    assert "try_files /ping.json @app;" in conf and f"root {tmp_path}/health;" in conf
     assert opts["bind"] == f"unix:{tmp_path}/g.sock"
     assert opts["accesslog"] is None  # the app logs one line per request itself
