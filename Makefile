@@ -10,6 +10,7 @@
 #    installed with apt-get when run as root or with passwordless sudo: scripts/system-deps.sh)
 #   make image             docker build -t alsreco:latest .
 #   make bench             quality, training speed, serving load -> benchmarks/RESULTS.md
+#   make bench-scale       2 hosts vs 1 at --memory 3g on 40M generated lines (Docker; hours)
 #
 # Variables: PYTHON (interpreter for the venv, default python3), PYTEST_ARGS (extra
 # pytest arguments, e.g. PYTEST_ARGS="-x -k serve"), IMAGE (default alsreco:latest).
@@ -26,7 +27,7 @@ STAMP := $(VENV)/.alsreco-installed
         test-container image clean
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
 
 system-deps:
 	@bash scripts/system-deps.sh demo
@@ -91,8 +92,10 @@ test-container: venv
 # --- benchmarks (`make bench`; not part of `make test`, whose smoke run is
 #     tests/integration/test_bench_smoke.py) -------------------------------------------
 #   BENCH_SIZES=100k,1m make bench-train   (default sample,100k,1m,10m; 10m takes ~15 min)
+#   make bench-scale: the image on 2 hosts (algo-1/algo-2) and on 1, --memory 3g each, BENCH_SCALE_LINES
+#   generated lines (default 40,000,000: hours; needs Docker; not part of `make bench`)
 BENCH_SIZES ?= sample,100k,1m,10m
-.PHONY: bench bench-deps bench-quality bench-train bench-serve bench-report
+.PHONY: bench bench-deps bench-quality bench-train bench-serve bench-scale bench-report
 
 bench-deps: venv
 	@bash scripts/system-deps.sh bench
@@ -115,6 +118,10 @@ bench-train: bench-deps
 
 bench-serve: bench-deps
 	$(BIN)/python -m benchmarks.serve_load
+	$(BIN)/python -m benchmarks.report
+
+bench-scale: bench-deps
+	$(BIN)/python -m benchmarks.scale
 	$(BIN)/python -m benchmarks.report
 
 bench-report: venv

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +31,28 @@ def generate(rows: int, customers: int, products: int, seed: int = 0, days: int 
     rng = np.random.default_rng(seed)
     cust_w = _zipf_weights(customers, 1.0, rng)
     prod_w = _zipf_weights(products, 1.1, rng)
+    return _lines(rng, rows, cust_w, prod_w, 0, days, start, taste)[0]
+
+
+def generate_parts(rows: int, customers: int, products: int, part_rows: int, seed: int = 0, days: int = 365,
+                   start: str = "2011-01-01", taste: float = 0.7) -> Iterator[pa.Table]:
+    """The same laws as `generate`, `part_rows` lines at a time (memory bounded by one part): one
+    popularity and activity law for all parts, invoice numbers running on across parts."""
+    rng = np.random.default_rng(seed)
+    cust_w = _zipf_weights(customers, 1.0, rng)
+    prod_w = _zipf_weights(products, 1.1, rng)
+    invoice0, done, part = 0, 0, 0
+    while done < rows:
+        n = min(part_rows, rows - done)
+        table, invoices = _lines(np.random.default_rng([seed, part]), n, cust_w, prod_w, invoice0, days, start,
+                                 taste)
+        yield table
+        invoice0, done, part = invoice0 + invoices, done + n, part + 1
+
+
+def _lines(rng: np.random.Generator, rows: int, cust_w: np.ndarray, prod_w: np.ndarray, invoice0: int, days: int,
+           start: str, taste: float) -> tuple[pa.Table, int]:
+    customers, products = len(cust_w), len(prod_w)
     # invoices: pick a customer per invoice, then its lines
     lines_per_invoice = np.clip(rng.geometric(1 / 8, size=rows // 4 + 16), 1, 30)
     ends = np.cumsum(lines_per_invoice)
@@ -50,8 +73,8 @@ def generate(rows: int, customers: int, products: int, seed: int = 0, days: int 
     minutes = inv_day[invoice].astype("int64") * 1440 + inv_minute[invoice]
     dates = np.datetime64(start, "m") + minutes.astype("timedelta64[m]")
     price = np.round(0.5 + (product % 97) / 10.0, 2)
-    return pa.table({
-        "InvoiceNo": pa.array((500000 + invoice).astype(str)),
+    table = pa.table({
+        "InvoiceNo": pa.array((500000 + invoice0 + invoice).astype(str)),
         "StockCode": pa.array(np.char.add("P", product.astype(str))),
         "Description": pa.array(np.char.add("PRODUCT ", product.astype(str))),
         "Quantity": pa.array(quantity),
@@ -60,6 +83,7 @@ def generate(rows: int, customers: int, products: int, seed: int = 0, days: int 
         "CustomerID": pa.array((10000 + customer).astype(str)),
         "Country": pa.array(np.full(rows, "United Kingdom")),
     })
+    return table, n_inv
 
 
 def write(table: pa.Table, path: Path) -> Path:

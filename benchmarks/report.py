@@ -201,7 +201,9 @@ def serve_section(s: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
            f"127.0.0.1, model: {s['models']['sample']['source']} ({s['models']['sample'].get('customers')} customers, "
            f"{s['models']['sample'].get('products')} products). Load generator: {s['load_tool']} in another process "
            f"on the same 2 cores (it competes with the server), {s['duration_seconds']:g} s per point after a "
-           "warm-up. Scenarios: `ping` = GET /ping (the stack's ceiling), `single` = "
+           "warm-up. Scenarios: `ping` = GET /ping (answered by nginx from the health file the supervisor "
+           "writes once the loaded model said 200: it never waits for a Python worker), `stack` = GET "
+           "/execution-parameters (a no-op through nginx → gunicorn → Flask: the stack's ceiling), `single` = "
            "`{\"customer_id\": …, \"k\": 10}`, `batch100` = 100 `customer_ids` per request, `rules` = one "
            "customer with `exclude_popular: 10, include_new: 2`. non-2xx counts every response status outside "
            "2xx plus socket errors.\n"]
@@ -273,12 +275,13 @@ def serve_section(s: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
     out.append(_table(["products", "customers", "rank", "one customer median ms", "one customer p99 ms",
                        "batch of 1,000 median ms", "ms per customer in the batch"], irows))
     g = s["goals"]
-    ping_goal = g["single_vs_ping"].get("target_min", 0.7)
+    sv, what = _vs_ceiling(g)
+    ceiling_goal = sv.get("target_min", 0.85)
     p99_goal = g["p99_ms_at_16"].get("target_max", 20.0)
     goal_rows = [
-        [f"serving: single-customer req/s ≥ {ping_goal:.0%} of /ping", f"{g['single_vs_ping']['measured'] * 100:.0f}% "
-         f"({g['single_vs_ping']['single_rps']:.0f} vs {g['single_vs_ping']['ping_rps']:.0f} req/s, best of each)",
-         f"{(g['single_vs_ping']['measured'] - ping_goal) * 100:+.0f} pts", _ok(g["single_vs_ping"]["met"])],
+        [f"serving: single-customer req/s ≥ {ceiling_goal:.0%} of {what}", f"{sv['measured'] * 100:.0f}% "
+         f"({sv['single_rps']:.0f} vs {sv.get('stack_rps', sv['ping_rps']):.0f} req/s, best of each)",
+         f"{(sv['measured'] - ceiling_goal) * 100:+.0f} pts", _ok(sv["met"])],
         [f"serving: p99 < {p99_goal:g} ms at concurrency 16 (single)", f"{_f(g['p99_ms_at_16']['measured'], 2)} ms",
          f"{(g['p99_ms_at_16']['measured'] or 0) - p99_goal:+.1f} ms" if g["p99_ms_at_16"]["measured"] else "–",
          _ok(g["p99_ms_at_16"]["met"], g["p99_ms_at_16"]["measured"])],
@@ -289,6 +292,13 @@ def serve_section(s: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
         goal_rows.append([f"serving: /ping p99 < {pm['target_max']:g} ms under mixed load", f"{pm['measured']} ms",
                           f"{pm['measured'] - pm['target_max']:+.1f} ms", _ok(pm["met"])])
     return "\n".join(out), goal_rows
+
+
+def _vs_ceiling(goals: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The throughput goal and what it compares with (runs before /ping moved to nginx compared with /ping)."""
+    if "single_vs_stack" in goals:
+        return goals["single_vs_stack"], "a no-op request through the stack (/execution-parameters)"
+    return goals["single_vs_ping"], "/ping"
 
 
 # ----------------------------------------------------------------------------- limits
@@ -327,18 +337,22 @@ def limits_section(t: dict[str, Any] | None, s: dict[str, Any] | None) -> str:
     if s:
         g = s["goals"]
         single = {r["concurrency"]: r for r in s["load"]["single"]}
-        ping = {r["concurrency"]: r for r in s["load"]["ping"]}
+        sv, what = _vs_ceiling(g)
+        ceiling = {r["concurrency"]: r for r in s["load"]["stack" if "stack" in s["load"] else "ping"]}
         one = next((r["one_customer_ms"]["median"] for r in s["in_process"] if r["products"] <= 10_000), None)
-        if not (g["single_vs_ping"]["met"] and g["p99_ms_at_16"]["met"]):
-            per = "; ".join(f"c={c}: {single[c]['rps']:.0f} vs {ping[c]['rps']:.0f} req/s"
-                            for c in sorted(single) if c in ping)
+        if not (sv["met"] and g["p99_ms_at_16"]["met"]):
+            per = "; ".join(f"c={c}: {single[c]['rps']:.0f} vs {ceiling[c]['rps']:.0f} req/s"
+                            for c in sorted(single) if c in ceiling)
             lines.append(
                 f"- **serving** (load {s['load']['single'][0]['loadavg_before'][0]} before the runs): single-customer "
-                f"vs /ping at equal concurrency: {per}. Scoring itself is cheap ({one} ms per customer in process, "
+                f"vs {what} at equal concurrency: {per}. Scoring itself is cheap ({one} ms per customer in process, "
                 f"sample model), so the gap is per-request Python work in the {s['workers']} "
                 f"{s.get('worker_class', 'sync')} gunicorn workers (Flask request handling, JSON decode/encode, "
                 "rules, the per-request log line) on 2 cores that nginx and wrk share; past "
-                f"{s['workers']} concurrent requests, requests queue, which sets the p99 at concurrency 16.")
+                f"{s['workers']} concurrent requests, requests queue, which sets the p99 at concurrency 16"
+                + (f" -- even the no-op through the stack has p99 {ceiling[16]['p99_ms']:.1f} ms at concurrency 16 "
+                   f"({ceiling[16]['rps']:.0f} req/s), so on this machine the p99 goal is below the stack's own "
+                   "floor." if 16 in ceiling and "stack" in s["load"] else "."))
     if not lines:
         return ""
     return ("## What limits the goals not met\n\nDerived from the same measurements (the timeline of `train`'s "
@@ -359,11 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     q = _load(args.results, "quality" + suffix)
     t = _load(args.results, "train_speed" + suffix)
     s = _load(args.results, "serve_load" + suffix)
-    docs = [d for d in (q, t, s) if d]
+    sc = _load(args.results, "scale" + suffix)
+    docs = [d for d in (q, t, s, sc) if d]
     qs, qg = quality_section(q, plots, rel, _load(args.results, "tune_scale" + suffix))
     ts, tg = train_section(t, plots, rel)
     ss, sg = serve_section(s, plots, rel)
-    goals = qg + tg + sg
+    from .report_scale import scale_section  # benchmarks/report_scale.py: `make bench-scale`
+    scs, scg = scale_section(sc)
+    goals = qg + tg + scg + sg
     parts = ["# alsreco benchmark results\n",
              "Generated by `make bench` (`python -m benchmarks.report` from `benchmarks/results/*.json`); do not "
              "edit by hand. Every number is a measurement from the run recorded in the JSON files, on the machine "
@@ -376,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = limits_section(t, s)
     if limits:
         parts.append(limits)
-    parts += [qs, ts, ss]
+    parts += [qs, ts, scs, ss]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(parts).rstrip() + "\n")
     common.say(f"wrote {out} and {plots}/*.png")

@@ -108,10 +108,11 @@ class Settings:
 
 
 def default_workers(threads: int, cpus: int | None = None) -> int:
-    """gunicorn's advice for sync workers, 2 x CPUs + 1 (a big request occupies a whole worker, so
-    single-customer requests need spare ones); threaded workers: one per CPU."""
+    """Sync workers: CPUs + 1 -- a big request occupies a whole worker, so single-customer requests
+    need a spare one, while more processes than that only add context switches (measured on 2 cores
+    with 2, 3 and 5 workers, benchmarks/RESULTS.md). Threaded workers: one per CPU."""
     cpus = cpus or os.cpu_count() or 1
-    return 2 * cpus + 1 if threads == 1 else cpus
+    return cpus + 1 if threads == 1 else cpus
 
 
 def _batch(env: Mapping[str, str]) -> bool:

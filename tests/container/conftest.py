@@ -23,6 +23,7 @@ from typing import Iterator
 import pytest
 
 from alsreco.core.net import free_port
+from benchmarks.dockerkit import build_image, engine_problem, give_back, remove_image
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_DIR = REPO / "local_test" / "test_dir"
@@ -44,22 +45,7 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _engine_problem() -> str | None:
-    docker = shutil.which("docker")
-    if docker is None:
-        return "no docker CLI on PATH"
-    try:
-        r = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"],
-                           capture_output=True, text=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        return "`docker info` timed out"
-    if r.returncode != 0 or not r.stdout.strip():
-        first = (r.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"the Docker engine is not reachable ({first[:160]})"
-    return None
-
-
-ENGINE_PROBLEM = _engine_problem()
+ENGINE_PROBLEM = engine_problem()
 # Without an engine (and CI unset) only test_engine.py is collected: the tier then shows as
 # one skipped test with a one-line reason instead of a skip per test.
 collect_ignore = ([p.name for p in Path(__file__).parent.glob("test_*.py") if p.name != "test_engine.py"]
@@ -73,42 +59,18 @@ def docker_engine() -> str:
     return shutil.which("docker")  # type: ignore[return-value]
 
 
-def docker(*args: str, check: bool = True, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, **kw)
-    if check and r.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} exited {r.returncode}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return r
-
-
 @pytest.fixture(scope="session")
 def image(docker_engine, tmp_path_factory) -> Iterator[str]:
     """Build the image once per session; the build log goes to a temp file."""
     log = tmp_path_factory.mktemp("build") / "docker-build.log"
-    started = time.monotonic()
-    with log.open("w") as out:
-        r = subprocess.run(["docker", "build", "-t", IMAGE, str(REPO)], stdout=out, stderr=subprocess.STDOUT,
-                           timeout=BUILD_TIMEOUT)
-    elapsed = time.monotonic() - started
-    if r.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-        pytest.fail(f"docker build failed (exit {r.returncode}) after {elapsed:.0f}s:\n{tail}", pytrace=False)
+    try:
+        elapsed = build_image(IMAGE, REPO, log, BUILD_TIMEOUT)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
     print(f"\ndocker build {IMAGE}: {elapsed:.0f}s (log: {log})")
     yield IMAGE
     if not os.environ.get("ALSRECO_TEST_IMAGE"):  # this run's tag only; the layers stay cached
-        subprocess.run(["docker", "rmi", IMAGE], capture_output=True, timeout=120)
-
-
-def stop_container(name: str, grace: int) -> tuple[float, dict, str]:
-    """`docker stop -t grace` (SIGTERM, SIGKILL after `grace` s): seconds it took, the final
-    container state and its logs."""
-    started = time.monotonic()
-    subprocess.run(["docker", "stop", "-t", str(grace), name], check=True, capture_output=True,
-                   timeout=grace + 30)
-    elapsed = time.monotonic() - started
-    state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True,
-                                      check=True).stdout)[0]["State"]
-    logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
-    return elapsed, state, logs.stdout + logs.stderr
+        remove_image(IMAGE)
 
 
 def copy_test_dir(dest: Path, hyperparameters: dict | None = None) -> Path:
@@ -118,14 +80,6 @@ def copy_test_dir(dest: Path, hyperparameters: dict | None = None) -> Path:
     if hyperparameters is not None:
         (base / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
     return base
-
-
-def give_back(base: Path, image_name: str) -> None:
-    """Files written by the container belong to root; hand them back to a non-root user."""
-    if os.getuid() == 0 or not base.exists():
-        return
-    subprocess.run(["docker", "run", "--rm", "--entrypoint", "chown", "-v", f"{base}:/opt/ml", image_name,
-                    "-R", f"{os.getuid()}:{os.getgid()}", "/opt/ml"], capture_output=True, timeout=120)
 
 
 @dataclass

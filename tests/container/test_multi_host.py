@@ -6,12 +6,12 @@ network, each with its own /opt/ml copy and a resourceconfig.json naming both ho
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+
+from benchmarks.dockerkit import Hosts, docker
 
 pytestmark = pytest.mark.container
 
@@ -22,55 +22,18 @@ PROBE = ("import json,urllib.request;"
          "print(urllib.request.urlopen('http://algo-1:8081/json/',timeout=3).read().decode())")
 
 
-def _docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {r.returncode}\n{r.stderr[-2000:]}")
-    return r
-
-
-class Pair:
-    """algo-1 and algo-2 running `train` on a private network."""
+class Pair(Hosts):
+    """algo-1 and algo-2 running `train` on a private network (benchmarks/dockerkit.Hosts)."""
 
     def __init__(self, image: str, bases: dict[str, Path], env: dict[str, str] | None = None):
-        run = uuid.uuid4().hex[:8]
-        self.net = f"alsreco-test-{run}"
-        self.bases = bases
-        # Unique container names, so two runs on one engine cannot clobber each other; the hosts
-        # still see each other as algo-1 / algo-2 (hostname + network alias on the private network).
-        self.names = {h: f"alsreco-test-{h}-{run}" for h in HOSTS}
-        _docker("network", "create", self.net)
-        extra = [x for k, v in (env or {}).items() for x in ("-e", f"{k}={v}")]
-        for h in HOSTS:
-            config = bases[h] / "input" / "config"
-            (config / "resourceconfig.json").write_text(json.dumps(
-                {"current_host": h, "hosts": list(HOSTS), "network_interface_name": "eth0"}))
-            _docker("run", "-d", "--name", self.names[h], "--hostname", h, "--network", self.net,
-                    "--network-alias", h, "--memory", MEMORY,
-                    "-e", "ALSRECO_CLUSTER_TIMEOUT=240", *extra, "-v", f"{bases[h]}:/opt/ml", image, "train")
+        super().__init__(image, bases, env={"ALSRECO_CLUSTER_TIMEOUT": "240", **(env or {})}, memory=MEMORY)
 
     def master(self) -> dict | None:
-        r = _docker("exec", self.names["algo-1"], "python", "-c", PROBE, check=False, timeout=30)
+        r = docker("exec", self.names["algo-1"], "python", "-c", PROBE, check=False, timeout=30)
         try:
             return json.loads(r.stdout) if r.returncode == 0 else None
         except ValueError:
             return None
-
-    def running(self, h: str) -> bool:
-        r = _docker("inspect", "-f", "{{.State.Running}}", self.names[h], check=False)
-        return r.stdout.strip() == "true"
-
-    def wait(self, h: str, timeout: float = RUN_TIMEOUT) -> int:
-        return int(_docker("wait", self.names[h], timeout=timeout).stdout.strip())
-
-    def logs(self, h: str) -> str:
-        r = _docker("logs", self.names[h], check=False)
-        return r.stdout + r.stderr
-
-    def close(self) -> None:
-        for name in self.names.values():
-            _docker("rm", "-f", name, check=False)
-        _docker("network", "rm", self.net, check=False)
 
 
 def _wait_fitting(pair: Pair, deadline: float = 300) -> dict:
@@ -92,8 +55,8 @@ def pair_factory(image, fresh_ml):
 
     def make(env: dict[str, str] | None = None) -> Pair:
         pair = Pair(image, {h: fresh_ml() for h in HOSTS}, env)
-        made.append(pair)
-        return pair
+        made.append(pair)  # closed even if it fails to start
+        return pair.start()
 
     yield make
     for pair in made:
@@ -142,7 +105,7 @@ def test_losing_a_worker_mid_fit_neither_hangs_nor_leaves_a_silent_failure(pair_
     while "ALS fit:" not in pair.logs("algo-1"):
         assert time.monotonic() < end and pair.running("algo-1"), pair.logs("algo-1")[-4000:]
         time.sleep(0.5)
-    _docker("kill", pair.names["algo-2"])
+    docker("kill", pair.names["algo-2"])
     started = time.monotonic()
     code = pair.wait("algo-1", timeout=400)
     elapsed = time.monotonic() - started

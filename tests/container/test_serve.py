@@ -12,8 +12,7 @@ import pytest
 import requests
 
 from alsreco.core.net import free_port, wait_for_http
-
-from .conftest import stop_container
+from benchmarks.dockerkit import stop_container
 
 pytestmark = pytest.mark.container
 

@@ -10,7 +10,7 @@ import uuid
 import numpy as np
 import pytest
 
-from .conftest import stop_container
+from benchmarks.dockerkit import stop_container
 
 pytestmark = pytest.mark.container
 

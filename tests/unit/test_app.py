@@ -248,7 +248,7 @@ def test_settings_from_env():
     assert Settings.from_env({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}).max_body_bytes == 20 * 1024 * 1024
     d = Settings.from_env({})
     assert d.port == 8080 and d.timeout == 60 and d.workers == default_workers(1) and d.threads == 1
-    assert default_workers(1, cpus=2) == 5 and default_workers(4, cpus=2) == 2  # sync: spares for big requests
+    assert default_workers(1, cpus=2) == 3 and default_workers(4, cpus=2) == 2  # sync: a spare for big requests
     b = Settings.from_env({"SAGEMAKER_BATCH": "true"})
     assert b.threads == 4 and b.workers == default_workers(4)  # = MaxConcurrentTransforms
     with pytest.raises(UserError, match="MODEL_SERVER_WORKERS"):
