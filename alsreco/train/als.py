@@ -35,7 +35,9 @@ def fit(spark, ratings: Ratings, hp: dict[str, Any], frame=None) -> tuple[np.nda
               checkpointInterval=hp["checkpoint_interval"], userCol="user", itemCol="item",
               ratingCol="rating", coldStartStrategy="drop")
     started = time.monotonic()
-    with progress.logged(spark, f"ALS fit (rank {hp['als_rank']}, {hp['max_itter']} iterations)"):
+    jobs = progress.als_jobs(hp["max_itter"], hp["implicit_prefs"], hp["checkpoint_interval"])
+    with progress.logged(spark, f"ALS fit (rank {hp['als_rank']}, {hp['max_itter']} iterations)",
+                         expected_jobs=jobs, iterations=hp["max_itter"]):
         model = als.fit(frame)
     users = _collect(model.userFactors, ratings.shape[0], hp["als_rank"])
     items = _collect(model.itemFactors, ratings.shape[1], hp["als_rank"])
