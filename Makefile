@@ -27,7 +27,7 @@ STAMP := $(VENV)/.alsreco-installed
         test-container image clean
 
 help:
-	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
 
 system-deps:
 	@bash scripts/system-deps.sh demo
