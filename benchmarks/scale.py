@@ -4,7 +4,8 @@
 
 - The image is built under a per-run tag (removed afterwards), or `ALSRECO_BENCH_IMAGE` is used as is.
 - The data: the seeded power-law generator (benchmarks/datagen.py) at BENCH_SCALE_LINES lines with
-  customers and products in bench-train's 10M proportions (lines/10 customers, lines/100 products),
+  customers and products in bench-train's 10M proportions (lines/10 customers, lines/100 products,
+  at most 100k products),
   written 1M lines a part as plain CSV under <work>/scale-<lines>/data (kept for the next run, never
   committed; the generator holds one part in memory at a time).
 - Two runs, one after the other, with the defaults (evaluation on): (a) `algo-1` + `algo-2` as
@@ -44,9 +45,14 @@ DATA_MOUNT = "/opt/ml/input/data/training"
 
 
 # ----------------------------------------------------------------------------- data
+MAX_PRODUCTS = 100_000  # a large retailer's catalogue; beyond it more lines mean more customers
+
+
 def shape(lines: int) -> tuple[int, int]:
-    """(customers, products) in bench-train's 10M proportions (1M customers, 100k products)."""
-    return max(100, lines // 10), max(50, lines // 100)
+    """(customers, products) in bench-train's 10M proportions (1M customers, 100k products), the
+    catalogue capped at MAX_PRODUCTS: 40M lines are 4M customers x 100k products, not 400k products
+    (whose batch scoring and similar-products pass would dominate the run, ~16x the 10M set's)."""
+    return max(100, lines // 10), max(50, min(MAX_PRODUCTS, lines // 100))
 
 
 def dataset(work: Path, lines: int, seed: int = 0) -> tuple[Path, dict[str, Any]]:
