@@ -143,13 +143,9 @@ class Serve:
     def memory(self) -> dict[str, Any]:
         procs = []
         for pid in common.process_tree(self.proc.pid):
-            comm = common._comm(pid)
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
+            role, comm = self._role(pid)
+            if role == "gone":
                 continue
-            role = ("nginx" if comm.startswith("nginx") else "supervisor" if pid == self.proc.pid
-                    else "gunicorn" if "alsreco.serve.gunicorn" in cmd or "gunicorn" in comm else comm)
             m = common.smaps_rollup(pid)
             procs.append({"pid": pid, "comm": comm, "role": role, "rss_mb": round(m.get("Rss", 0) / common.MB, 1),
                           "pss_mb": round(m.get("Pss", 0) / common.MB, 1),
@@ -161,6 +157,27 @@ class Serve:
                 "gunicorn_rss_mb": round(sum(p["rss_mb"] for p in gunicorn), 1),
                 "gunicorn_pss_mb": round(sum(p["pss_mb"] for p in gunicorn), 1)}
 
+    def gunicorn_pids(self) -> list[int]:
+        return [p for p in common.process_tree(self.proc.pid) if self._role(p)[0] == "gunicorn"]
+
+    def _role(self, pid: int) -> tuple[str, str]:
+        comm = common._comm(pid)
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return "gone", comm
+        role = ("nginx" if comm.startswith("nginx") else "supervisor" if pid == self.proc.pid
+                else "gunicorn" if "alsreco.serve.gunicorn" in cmd or "gunicorn" in comm else comm)
+        return role, comm
+
+    def wait_workers(self, workers: int, timeout: float = 60) -> None:
+        """Until gunicorn's master has forked all its workers (/ping is ready with the first one)."""
+        end = time.monotonic() + timeout
+        while len(self.gunicorn_pids()) < workers + 1:
+            if time.monotonic() > end:
+                raise RuntimeError(f"gunicorn has not {workers} workers after {timeout:.0f} s")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -170,6 +187,22 @@ class Serve:
                 self.proc.kill()
                 self.proc.wait()
         self.fh.close()
+
+
+def touch_workers(url: str, docs: list[str], workers: int, rounds: int = 10) -> None:
+    """Requests from `workers` clients at once, `rounds` each, so that every sync worker has served
+    some (and touched the model) before memory is measured."""
+    def client(k: int) -> None:
+        for i in range(rounds):
+            urllib.request.urlopen(urllib.request.Request(
+                url + "/invocations", data=docs[(k * rounds + i) % len(docs)].encode(),
+                headers={"Content-Type": "application/json"}), timeout=30).read()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 # ----------------------------------------------------------------------------- load
@@ -395,10 +428,8 @@ def main(argv: list[str] | None = None) -> int:
             b = path.parent
             srv = Serve(b, workers=n)
             try:
-                for i in range(max(20, 10 * n)):  # touch every worker
-                    urllib.request.urlopen(urllib.request.Request(
-                        srv.url + "/invocations", data=docs[i % len(docs)].encode(),
-                        headers={"Content-Type": "application/json"}), timeout=30).read()
+                srv.wait_workers(n)
+                touch_workers(srv.url, docs, n)
                 mem = srv.memory()
             finally:
                 srv.stop()

@@ -80,8 +80,8 @@ def test_ping_never_waits_for_a_python_worker(serve_factory, model_dir, tmp_path
     expected = requests.get(srv.url + "/ping", timeout=5).json()
     assert expected["status"] == "ok" and expected["model_version"]
     wait_for(lambda: _health_files(srv.proc.pid), 10, "the health file")
-    gunicorn = _gunicorn_pids(srv.proc.pid)
-    assert len(gunicorn) == 3  # master + 2 workers
+    wait_for(lambda: len(_gunicorn_pids(srv.proc.pid)) == 3, 30, "gunicorn's master + 2 workers")
+    gunicorn = _gunicorn_pids(srv.proc.pid)  # (/ping is ready with the first worker)
     for pid in gunicorn:
         os.kill(pid, signal.SIGSTOP)
     try:
