@@ -41,4 +41,3 @@ def ping(unix_socket: Path, timeout_s: float = 2.0) -> tuple[int | None, bytes]:
     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0].split()
     return (int(status[1]) if len(status) >= 2 and status[1].isdigit() else None), body
-
