@@ -95,21 +95,25 @@ def machine_info() -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- memory
+def parent_pid(pid: int) -> int | None:
+    """The parent of `pid` (None once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
 def _children_map() -> dict[int, list[int]]:
     kids: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(entry.name))
+        if entry.name.isdigit() and (ppid := parent_pid(int(entry.name))) is not None:
+            kids.setdefault(ppid, []).append(int(entry.name))
     return kids
 
 
 def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants (root first)."""
     kids = _children_map()
     out, todo = [], [root]
     while todo:

@@ -68,7 +68,7 @@ def test_two_hosts_fit_one_model_together(pair_factory, trained):
     try:
         state = _wait_fitting(pair)
         assert sorted(w["host"] for w in state["workers"] if w["state"] == "ALIVE") == list(HOSTS)
-        codes = {h: pair.wait(h) for h in HOSTS}
+        codes = {h: pair.wait(h, timeout=RUN_TIMEOUT) for h in HOSTS}
     except BaseException:
         print(pair.logs("algo-1")[-4000:], "\n----\n", pair.logs("algo-2")[-4000:])
         raise

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.common import parent_pid, process_tree
 from tests.integration.conftest import wait_for
 from tests.unit.conftest import write_synthetic
 
@@ -101,31 +102,14 @@ def test_ping_never_waits_for_a_python_worker(serve_factory, model_dir, tmp_path
     assert post.status_code == 405 and post.json()["status"] == 405
 
 
-def _parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        kids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _parent(int(e.name)) == parent]
-        out += kids
-        todo += kids
-    return out
-
-
 def _gunicorn_pids(serve_pid: int) -> list[int]:
-    return [p for p in _descendants(serve_pid)
+    return [p for p in process_tree(serve_pid)[1:]
             if b"alsreco.serve.gunicorn" in Path(f"/proc/{p}/cmdline").read_bytes()]
 
 
 def _health_files(serve_pid: int) -> list[str]:
     """The supervisor's health file (its run dir is the nginx prefix on nginx's command line)."""
-    for p in _descendants(serve_pid):
+    for p in process_tree(serve_pid)[1:]:
         cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").split()  # nginx retitles itself
         if b"-p" in cmd:
             health = Path(cmd[cmd.index(b"-p") + 1].decode()) / "health" / "ping.json"
@@ -185,8 +169,8 @@ def test_a_worker_dying_mid_stream_breaks_the_response_instead_of_truncating_it(
     srv = _serve_sample(serve_factory, model_dir, tmp_path, workers=1)
     ids = [str(c) for c in load_model(model_dir).customer_ids]
     body = {"customer_ids": (ids * (10_000 // len(ids) + 1))[:10_000], "k": 20}  # 10 chunks of 20,000
-    [master] = [p for p in _gunicorn_pids(srv.proc.pid) if _parent(p) == srv.proc.pid]
-    [worker] = [p for p in _gunicorn_pids(srv.proc.pid) if _parent(p) == master]
+    [master] = [p for p in _gunicorn_pids(srv.proc.pid) if parent_pid(p) == srv.proc.pid]
+    [worker] = [p for p in _gunicorn_pids(srv.proc.pid) if parent_pid(p) == master]
     with requests.post(srv.url + "/invocations", json=body, stream=True, timeout=30) as resp:
         assert resp.status_code == 200  # headers come with the first chunk
         os.kill(worker, signal.SIGKILL)
