@@ -96,17 +96,24 @@ class Supervisor:
         self.generation = watch.signature(self.model_dir)
         self.model_ready = False
         self.children["gunicorn"] = _spawn([sys.executable, "-m", "alsreco.serve.gunicorn", str(self.socket)])
-        return self.wait_until(lambda: _connectable(socket.AF_UNIX, str(self.socket)), STARTUP_DEADLINE, "gunicorn")
+        problem = self.wait_until(lambda: _connectable(socket.AF_UNIX, str(self.socket)),
+                                  STARTUP_DEADLINE, "gunicorn")
+        if problem is None:
+            self.probe_model()  # at once: no window where /ping is ready but still goes to the app
+        return problem
 
-    def check_model(self) -> str | None:
-        """Until the running generation has a model: restart gunicorn when metadata.json appears
-        or changes (see `watch`). Returns a problem if the restart fails."""
-        if self.model_ready:
-            return None
+    def probe_model(self) -> bool:
+        """Ask the running generation's /ping; once it says 200, publish it for nginx."""
         status, body = watch.ping(self.socket)
         if status == 200:
             self.model_ready = True
             self.publish_health(body)
+        return self.model_ready
+
+    def check_model(self) -> str | None:
+        """Until the running generation has a model: restart gunicorn when metadata.json appears
+        or changes (see `watch`). Returns a problem if the restart fails."""
+        if self.model_ready or self.probe_model():
             return None
         current = watch.signature(self.model_dir)
         if current is None or current == self.generation:

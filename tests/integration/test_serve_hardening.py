@@ -54,9 +54,12 @@ def test_ping_answers_while_big_requests_run(serve_factory, model_dir, tmp_path)
     srv = _serve_sample(serve_factory, model_dir, tmp_path, workers=1)  # one sync worker, kept busy
     body = {"customer_ids": [f"c{i}" for i in range(4_000)], "k": 50}  # the most one request may ask
     done: list[int] = []
+    enough = threading.Event()  # set once /ping was probed often enough while big requests ran
 
     def big():
-        done.extend(srv.post(body).status_code for _ in range(3))
+        deadline = time.monotonic() + 60
+        while not enough.is_set() and time.monotonic() < deadline:
+            done.append(srv.post(body).status_code)
 
     threads = [threading.Thread(target=big) for _ in range(2)]
     for t in threads:
@@ -67,10 +70,12 @@ def test_ping_answers_while_big_requests_run(serve_factory, model_dir, tmp_path)
         start = time.monotonic()
         assert requests.get(srv.url + "/ping", timeout=5).status_code == 200
         worst, probes = max(worst, time.monotonic() - start), probes + 1
+        if probes >= 20:
+            enough.set()
         time.sleep(0.02)
     for t in threads:
         t.join()
-    assert done == [200] * 6 and probes > 5
+    assert probes >= 20 and len(done) >= 2 and set(done) == {200}
     assert worst < 0.5, f"/ping took {worst:.2f} s while big requests ran (SageMaker wants < 2 s)"
 
 
