@@ -77,6 +77,12 @@ RUN pip install --no-cache-dir --no-deps /opt/program/src \
  && find "$VIRTUAL_ENV" -name '__pycache__' -type d -prune -exec rm -rf {} + \
  && command -v train && command -v serve
 
+# The driver JVM's class-data archive (alsreco/train/spark/cds.py): a small training job records the
+# classes Spark loads, `java -Xshare:dump` maps them into one file beside pyspark (~150 MB). Every
+# `train` then starts its JVM ~5 s sooner (the sample: ~21 s -> ~14 s on 2 cores).
+RUN python -m alsreco.train.warmup \
+ && find "$VIRTUAL_ENV" -name '__pycache__' -type d -prune -exec rm -rf {} +
+
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
       org.opencontainers.image.title="alsreco" \
       org.opencontainers.image.description="Spark ALS product recommendations (SageMaker BYOC)" \

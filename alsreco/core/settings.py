@@ -26,6 +26,7 @@ SERVER_THREADS = "MODEL_SERVER_THREADS"
 SPEC_FILE = "ALSRECO_SPEC_FILE"
 DRIVER_MEMORY = "ALSRECO_DRIVER_MEMORY"
 SPARK_CONF = "ALSRECO_SPARK_CONF"
+SPARK_CDS = "ALSRECO_SPARK_CDS"
 CHECKPOINT_DIR = "ALSRECO_CHECKPOINT_DIR"
 CLUSTER_TIMEOUT = "ALSRECO_CLUSTER_TIMEOUT"
 SPARK_MASTER = "SPARK_MASTER"
@@ -60,6 +61,7 @@ class Settings:
     driver_memory: str = ""  # "" = sized from the container
     spark_master: str = ""  # "" = local[cores] (or the job's own cluster)
     spark_conf: Mapping[str, str] = field(default_factory=dict)  # extra Spark settings
+    spark_cds: str = ""  # the driver JVM's class-data archive: "" = beside pyspark, "off" = none
     checkpoint_dir: str = ""
     cluster_timeout: float = DEFAULT_CLUSTER_TIMEOUT
     spark_home: str = ""
@@ -85,6 +87,7 @@ class Settings:
             driver_memory=get(DRIVER_MEMORY),
             spark_master=get(SPARK_MASTER),
             spark_conf=_spark_conf(get(SPARK_CONF)),
+            spark_cds=get(SPARK_CDS),
             checkpoint_dir=get(CHECKPOINT_DIR),
             cluster_timeout=_seconds(env, CLUSTER_TIMEOUT, DEFAULT_CLUSTER_TIMEOUT),
             spark_home=get(SPARK_HOME),

@@ -97,3 +97,9 @@ def test_docker_stop_during_training_ends_quickly_and_writes_failure(image, fres
     assert failure.is_file(), all_logs[-3000:]
     assert "SIGTERM" in failure.read_text() or "stopped" in failure.read_text().lower()
     assert not (base / "model" / "metadata.json").exists()
+
+
+def test_train_in_the_image_maps_the_class_data_archive_built_with_it(trained):
+    """The Docker build runs `python -m alsreco.train.warmup`: `train`'s driver JVM starts from its archive."""
+    assert trained.returncode == 0, trained.logs[-3000:]
+    assert "class-data archive: in use" in trained.logs, trained.logs[-3000:]

@@ -100,6 +100,8 @@ def test_module_entry_point_end_to_end(opt_ml):
     assert res.returncode == 0, res.stderr[-3000:]
     assert not paths.failure_file.exists()
     assert "metric: model.ndcg_at_10=" in res.stderr and "metric: popularity.ndcg_at_10=" in res.stderr
+    # `make venv` built the class-data archive (python -m alsreco.train.warmup): the driver JVM maps it
+    assert "class-data archive: in use" in res.stderr, res.stderr[-3000:]
     meta = json.loads((paths.model_dir / "metadata.json").read_text())
     assert meta["hyperparameters"]["max_itter"] == 3
     assert (paths.output_data_dir / "recommendations.csv").stat().st_size > 0

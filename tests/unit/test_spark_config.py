@@ -1,4 +1,7 @@
 import os
+from pathlib import Path
+
+import pytest
 
 from alsreco.core.paths import Paths
 from alsreco.core.settings import Settings
@@ -43,3 +46,44 @@ def test_small_data_runs_the_quick_jit_only(tmp_path):
     small = session.session_config(Paths(tmp_path), settings, ratings=16_000)["spark.driver.extraJavaOptions"]
     large = session.session_config(Paths(tmp_path), settings, ratings=50_000_000)["spark.driver.extraJavaOptions"]
     assert "-XX:TieredStopAtLevel=1" in small and "TieredStopAtLevel" not in large
+
+
+def test_the_class_data_archive_is_mapped_only_when_it_exists(tmp_path):
+    archive = tmp_path / "classes.jsa"
+    settings = Settings(base_dir=tmp_path, tmpdir=str(tmp_path), spark_cds=str(archive))
+    assert "SharedArchiveFile" not in session.session_config(Paths(tmp_path), settings)["spark.driver.extraJavaOptions"]
+    archive.write_bytes(b"x")
+    options = session.session_config(Paths(tmp_path), settings)["spark.driver.extraJavaOptions"]
+    assert f"-XX:SharedArchiveFile={archive}" in options and "-XX:+UseParallelGC" in options
+
+
+def test_the_class_data_archive_setting(tmp_path):
+    import pyspark
+
+    from alsreco.train.spark import cds
+    assert cds.archive_path(Settings.from_env({})) == \
+        Path(pyspark.__file__).parent / cds.ARCHIVE_NAME
+    assert cds.archive_path(Settings.from_env({"ALSRECO_SPARK_CDS": "off"})) is None
+    assert cds.archive_path(Settings.from_env({"ALSRECO_SPARK_CDS": "OFF"})) is None
+    assert cds.archive_path(Settings.from_env({"ALSRECO_SPARK_CDS": "/x/y.jsa"})) == Path("/x/y.jsa")
+    spaced = tmp_path / "a b.jsa"  # Spark splits extraJavaOptions on whitespace: never pass a broken option
+    spaced.write_bytes(b"x")
+    assert cds.java_options(Settings(spark_cds=str(spaced))) == ""
+    assert cds.java_options(Settings(spark_cds="off")) == ""
+
+
+def test_a_failed_archive_dump_says_why(tmp_path):
+    from alsreco.core.errors import AlgorithmError
+    from alsreco.train.spark import cds
+    java = tmp_path / "java"
+    java.write_text("#!/bin/sh\necho 'Error: no class list here' >&2\nexit 3\n")
+    java.chmod(0o755)
+    with pytest.raises(AlgorithmError, match="exited 3: Error: no class list here"):
+        cds.dump(str(java), "/nowhere.jar", tmp_path / "classes.lst", tmp_path / "out.jsa")
+    assert list(tmp_path.iterdir()) == [java]  # no staged or half-written archive left
+
+
+def test_warmup_with_the_archive_off_starts_no_jvm(tmp_path):
+    from alsreco.train import warmup
+    assert warmup.build(Settings(spark_cds="off", tmpdir=str(tmp_path))) is None
+    assert list(tmp_path.iterdir()) == []

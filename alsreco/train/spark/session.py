@@ -14,6 +14,7 @@ import tempfile
 
 from ...core.paths import Paths
 from ...core.settings import Settings
+from . import cds
 from .jvm import kill_jvm
 from .ports import cluster_spark_settings
 from .resources import MIB, cpu_count, memory_limit_bytes
@@ -55,7 +56,8 @@ def session_config(paths: Paths, settings: Settings, ratings: int | None = None)
         "spark.sql.adaptive.enabled": "false",
         "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
         "spark.driver.extraJavaOptions": JAVA_OPTIONS
-        + (" -XX:TieredStopAtLevel=1" if small and master.startswith("local") else ""),
+        + (" -XX:TieredStopAtLevel=1" if small and master.startswith("local") else "")
+        + cds.java_options(settings),
         "spark.sql.warehouse.dir": os.path.join(scratch, "warehouse"),
     }
     if not master.startswith("local"):
@@ -93,8 +95,8 @@ def start(paths: Paths, settings: Settings, ratings: int | None = None):
         spark.sparkContext.setCheckpointDir(checkpoint_dir(paths, config["spark.local.dir"]))
     elif settings.checkpoint_dir:  # on a cluster only a shared (hdfs://, s3a://) dir works
         spark.sparkContext.setCheckpointDir(settings.checkpoint_dir)
-    log.info("spark %s: master=%s driver.memory=%s", spark.version, config["spark.master"],
-             config["spark.driver.memory"])
+    log.info("spark %s: master=%s driver.memory=%s class-data archive: %s", spark.version, config["spark.master"],
+             config["spark.driver.memory"], cds.status(spark, settings))
     return spark
 
 
