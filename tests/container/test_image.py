@@ -78,4 +78,3 @@ s.stop()
     assert "BLAS=dev.ludovic.netlib.blas.JNIBLAS" in r.stdout, r.stdout + r.stderr[-3000:]
     assert "LAPACK=dev.ludovic.netlib.lapack.JNILAPACK" in r.stdout, r.stdout + r.stderr[-3000:]
     assert "Failed to load implementation from:dev.ludovic.netlib.blas.JNIBLAS" not in r.stderr
-
