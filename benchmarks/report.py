@@ -318,14 +318,17 @@ def limits_section(t: dict[str, Any] | None, s: dict[str, Any] | None) -> str:
         if all(g.get("met") for g in goals) or not m.get("model_written"):
             continue
         fit = tr["als_fits"][-1]["seconds"] if tr.get("als_fits") else 0.0
-        load = m.get("data_loaded", 0) - m.get("first_log", 0)
-        spark = m.get("spark_ready", 0) - m.get("data_loaded", 0)
-        before_fit = m.get("als_fit_done", 0) - fit - m.get("spark_ready", 0)
+        first, loaded, ready = m.get("first_log", 0), m.get("data_loaded", 0), m.get("spark_ready", 0)
         after = m["model_written"] - m.get("als_fit_done", 0)
+        if ready <= loaded:  # the Spark data path: Spark starts first, then reads, cleans and aggregates
+            phases = (f"{ready - first:.1f} s SparkSession start, {loaded - ready:.1f} s CSV read + clean + ratings "
+                      f"in Spark, {m.get('als_fit_done', 0) - fit - loaded:.1f} s from ratings to the fit's start, ")
+        else:  # the pandas path: data first, then Spark, then the ratings become a Spark DataFrame
+            phases = (f"{loaded - first:.1f} s CSV read + clean + ratings, {ready - loaded:.1f} s SparkSession start, "
+                      f"{m.get('als_fit_done', 0) - fit - ready:.1f} s ratings → Spark DataFrame, ")
         lines.append(
             f"- **training, {r['size']}** ({tr['wall_seconds']:.1f} s, load {tr['loadavg_after'][0]}): "
-            f"{m.get('first_log', 0):.1f} s Python start-up and imports, {load:.1f} s CSV read + clean + ratings, "
-            f"{spark:.1f} s SparkSession start, {before_fit:.1f} s ratings → Spark DataFrame, {fit:.1f} s ALS fit "
+            f"{first:.1f} s Python start-up and imports, {phases}{fit:.1f} s ALS fit "
             f"+ factor collection ({tr['als_fits'][-1]['iterations'] if tr.get('als_fits') else '?'} iterations, "
             f"{tr.get('final_fit_seconds_per_iteration')} s each), {after:.1f} s top-10 for all "
             f"{r['batch_scoring']['customers']:,} customers + recommendations.csv + model files "
