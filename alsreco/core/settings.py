@@ -27,6 +27,7 @@ SPEC_FILE = "ALSRECO_SPEC_FILE"
 DRIVER_MEMORY = "ALSRECO_DRIVER_MEMORY"
 SPARK_CONF = "ALSRECO_SPARK_CONF"
 SPARK_CDS = "ALSRECO_SPARK_CDS"
+PANDAS_MAX_MB = "ALSRECO_PANDAS_MAX_MB"
 CHECKPOINT_DIR = "ALSRECO_CHECKPOINT_DIR"
 CLUSTER_TIMEOUT = "ALSRECO_CLUSTER_TIMEOUT"
 SPARK_MASTER = "SPARK_MASTER"
@@ -62,6 +63,7 @@ class Settings:
     spark_master: str = ""  # "" = local[cores] (or the job's own cluster)
     spark_conf: Mapping[str, str] = field(default_factory=dict)  # extra Spark settings
     spark_cds: str = ""  # the driver JVM's class-data archive: "" = beside pyspark, "off" = none
+    pandas_max_mb: int = -1  # inputs up to this size are read with pandas on one host; -1 = by memory
     checkpoint_dir: str = ""
     cluster_timeout: float = DEFAULT_CLUSTER_TIMEOUT
     spark_home: str = ""
@@ -88,6 +90,7 @@ class Settings:
             spark_master=get(SPARK_MASTER),
             spark_conf=_spark_conf(get(SPARK_CONF)),
             spark_cds=get(SPARK_CDS),
+            pandas_max_mb=_int(env, PANDAS_MAX_MB, -1, 0),
             checkpoint_dir=get(CHECKPOINT_DIR),
             cluster_timeout=_seconds(env, CLUSTER_TIMEOUT, DEFAULT_CLUSTER_TIMEOUT),
             spark_home=get(SPARK_HOME),

@@ -22,6 +22,7 @@ from alsreco.core.settings import Settings
 from alsreco.train import prepare, ratings, spark_ratings
 from alsreco.train.inputs import dates, read, spark_dates, spark_read
 from alsreco.train.inputs.spark_files import spool_pipes
+from alsreco.train.spark.resources import memory_limit_bytes
 
 from ..conftest import REPO, SAMPLE_CSV
 
@@ -293,6 +294,9 @@ def test_which_path_reads_the_data(tmp_path):
     local = Settings(base_dir=tmp_path)
     assert not prepare.use_spark([small], local, own_cluster=False)
     assert prepare.use_spark([small], local, own_cluster=False, threshold=10)
+    assert prepare.use_spark([small], local.with_(pandas_max_mb=0), own_cluster=False)  # ALSRECO_PANDAS_MAX_MB=0
+    assert prepare.pandas_limit(local.with_(pandas_max_mb=100)) == 100 << 20
+    assert prepare.pandas_limit(local) == min(prepare.PANDAS_MAX_BYTES, memory_limit_bytes() // 32)
     attached = local.with_(spark_master="spark://elsewhere:7077")
     assert not prepare.use_spark([small], attached, own_cluster=False, threshold=10)  # executors can't see it
     assert prepare.use_spark([small], attached, own_cluster=True)
@@ -324,10 +328,11 @@ def test_train_on_data_larger_than_pandas_would_hold_keeps_the_driver_small(opt_
     subprocess.run([sys.executable, "-m", "benchmarks.datagen", "--rows", "2000000", "--customers", "5000",
                     "--products", "2000", str(data)], cwd=REPO, check=True, timeout=300)
     size = data.stat().st_size
-    assert size > prepare.SPARK_INPUT_BYTES
+    assert size > 64 << 20  # ALSRECO_PANDAS_MAX_MB=64 below: Spark reads it
     paths = opt_ml(files={}, hyperparameters={"max_itter": 1, "als_rank": 2, "eval_days": 0})
     os.replace(data, paths.channel_dir("training") / "sales.csv")
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(paths.base), "ALSRECO_DRIVER_MEMORY": "2g"}
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(paths.base), "ALSRECO_DRIVER_MEMORY": "2g",
+           "ALSRECO_PANDAS_MAX_MB": "64"}
     proc = subprocess.Popen([sys.executable, "-m", "alsreco.train"], env=env, stderr=subprocess.PIPE, text=True)
     peak = 0
     err: list[str] = []

@@ -87,3 +87,12 @@ def test_warmup_with_the_archive_off_starts_no_jvm(tmp_path):
     from alsreco.train import warmup
     assert warmup.build(Settings(spark_cds="off", tmpdir=str(tmp_path))) is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_pandas_path_limit_setting():
+    from alsreco.core.errors import UserError
+    assert Settings.from_env({}).pandas_max_mb == -1  # by memory (prepare.pandas_limit)
+    assert Settings.from_env({"ALSRECO_PANDAS_MAX_MB": "0"}).pandas_max_mb == 0  # always Spark
+    assert Settings.from_env({"ALSRECO_PANDAS_MAX_MB": "512"}).pandas_max_mb == 512
+    with pytest.raises(UserError, match="ALSRECO_PANDAS_MAX_MB"):
+        Settings.from_env({"ALSRECO_PANDAS_MAX_MB": "-2"})
