@@ -64,9 +64,9 @@ def use_spark(files: list[Path], settings: Settings, own_cluster: bool, threshol
     """Which path reads the channel's `files` (regular files: Pipe FIFOs already spooled).
 
     Spark when the files exceed `threshold` bytes in total (default `pandas_limit`), or on the job's
-    own multi-host cluster (every host holds the FullyReplicated channel at the same path); but never when executors
-    cannot read them: an attached cluster (SPARK_MASTER) sees only its own disks (use input_uri),
-    and on several hosts a gzip file must be named .gz (Spark picks codecs by name)."""
+    own multi-host cluster (every host holds the FullyReplicated channel at the same path); but never
+    when executors cannot read them: an attached cluster (SPARK_MASTER) sees only its own disks (use
+    input_uri), and on several hosts a gzip file must be named .gz (Spark picks codecs by name)."""
     if not is_local(settings):
         if not own_cluster:
             return False

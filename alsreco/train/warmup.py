@@ -9,7 +9,6 @@ the archive was written (or ALSRECO_SPARK_CDS=off), 1 with the reason otherwise.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -81,8 +80,8 @@ def build(settings: Settings) -> Path | None:
         write_sales(channel / "sales.csv")
         class_list = Path(tmp) / "classes.lst"
         options = f"{spark_mod.JAVA_OPTIONS} -XX:DumpLoadedClassList={class_list}"
-        own = dataclasses.replace(settings, base_dir=base, spark_master="",
-                                  spark_conf={**settings.spark_conf, "spark.driver.extraJavaOptions": options})
+        own = settings.with_(base_dir=base, spark_master="",
+                             spark_conf={**settings.spark_conf, "spark.driver.extraJavaOptions": options})
         spark = spark_mod.start(Paths(base), own)
         try:
             workload(spark, base, own)

@@ -1,5 +1,5 @@
-"""Class-data sharing for the driver JVM: Spark's ~13,000 classes mapped from one archive instead
-of being found, read and verified jar by jar at every start.
+"""Class-data sharing for the driver JVM: the ~14,600 classes a training job loads, mapped from one
+archive instead of being found, read and verified jar by jar at every start.
 
 Most of a small training job is JVM warm-up: on the bundled sample (2 cores) the archive takes
 `train` from ~21 s to ~15 s (session start 4.5 -> 2.4 s, the first DataFrame 3.1 -> 1.4 s, the
