@@ -2,7 +2,7 @@
 
 - pandas (`inputs/read.py`, `ratings.py`): local inputs up to `pandas_limit` bytes on one host. Precise
   line numbers in errors, no JVM before bad data is rejected, and faster than Spark on one host
-  (1M lines, 86 MB, 2 cores: `train` 47 s against 71 s on the Spark path), at ~6x the CSV's size
+  (1M lines, 86 MB, 2 cores: `train` 43 s against 71 s on the Spark path), at ~6x the CSV's size
   in driver memory (86 MB -> 515 MB peak).
 - Spark (`inputs/spark_read.py`, `spark_ratings.py`): larger inputs, an `input_uri`, or the job's
   own multi-host cluster. Nothing proportional to the number of purchase

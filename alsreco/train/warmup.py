@@ -23,7 +23,7 @@ import pandas as pd
 from ..core.errors import AlsrecoError
 from ..core.logs import configure_logging
 from ..core.paths import Paths
-from ..core.settings import Settings
+from ..core.settings import SPARK_CDS, Settings
 from .spark import cds
 from .spark import session as spark_mod
 
@@ -68,7 +68,7 @@ def workload(spark, base: Path, settings: Settings) -> None:
 def build(settings: Settings) -> Path | None:
     archive = cds.archive_path(settings)
     if archive is None:
-        log.info("%s=off: no class-data archive", "ALSRECO_SPARK_CDS")
+        log.info("%s=off: no class-data archive", SPARK_CDS)
         return None
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="alsreco-warmup-", dir=settings.tmpdir) as tmp:
