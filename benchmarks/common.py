@@ -263,7 +263,7 @@ def make_opt_ml(base: Path, data: Iterable[Path] | Mapping[str, bytes], hyperpar
 
 
 ALS_FIT = re.compile(r"ALS fit: (\d+) customers x (\d+) products, (\d+) ratings, rank (\d+), "
-                     r"(\d+) iterations in ([0-9.]+)s")
+                     r"(\d+) iterations(?:, (\d+) fits \([^)]*\))? in ([0-9.]+)s")
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
 
@@ -281,7 +281,7 @@ def parse_train_log(text: str, started_epoch: float | None = None) -> dict[str, 
     process start time, when each milestone was logged (seconds since process start; the
     last ALS fit for `als_fit_done`)."""
     fits = [{"customers": int(m[0]), "products": int(m[1]), "ratings": int(m[2]), "rank": int(m[3]),
-             "iterations": int(m[4]), "seconds": float(m[5])} for m in ALS_FIT.findall(text)]
+             "iterations": int(m[4]), "fits": int(m[5] or 1), "seconds": float(m[6])} for m in ALS_FIT.findall(text)]
     out: dict[str, Any] = {"als_fits": fits}
     if started_epoch is None:
         return out
@@ -326,7 +326,7 @@ def hp_defaults() -> dict[str, Any]:
 
 
 MODEL_KEYS = ("ranking_type", "recency_half_life_days", "implicit_prefs", "als_rank", "max_itter", "reg_param",
-              "alpha", "nonnegative", "num_blocks")
+              "alpha", "nonnegative", "num_blocks", "als_fits")
 
 
 def model_settings(hp: Mapping[str, Any]) -> dict[str, Any]:

@@ -215,6 +215,10 @@ def _load(model_dir: Path, mmap: bool) -> Model:
     model.validate()
     _check_content(model, model_dir)
     _check_metadata(metadata, meta_path)
+    fits = (metadata.get("als") or {}).get("fits", 1)
+    if fits < 1 or model.rank % fits:
+        raise ModelError(f"{meta_path}: als.fits = {fits} must be at least 1 and divide the factors' {model.rank} "
+                         "columns (a model of several ALS fits stores them side by side)")
     return model
 
 
@@ -274,6 +278,7 @@ def _check_metadata(metadata: dict[str, Any], meta_path: Path) -> None:
     hp, als = metadata.get("hyperparameters") or {}, metadata.get("als") or {}
     given = [(f"hyperparameters.{k}", k, hp[k]) for k in SERVING_DEFAULTS if k in hp]
     given += [(f"als.{k}", k, als[k]) for k in ("implicit_prefs", "reg_param", "alpha") if k in als]
+    given += [("als.fits", "als_fits", als["fits"])] if "fits" in als else []
     for where, name, value in given:
         param = hyperparameters.BY_NAME[name]
         types: tuple[type, ...] = {"bool": (bool,), "int": (int,), "float": (int, float)}[param.type]

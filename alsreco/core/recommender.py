@@ -65,6 +65,7 @@ class Recommender:
         self.implicit = bool(als.get("implicit_prefs", hp["implicit_prefs"]))
         self.reg_param = float(als.get("reg_param", hp["reg_param"]))
         self.alpha = float(als.get("alpha", hp["alpha"]))
+        self.fits = int(als.get("fits", 1))
 
         self.user_factors = np.asarray(model.user_factors)  # views over the mmapped files
         self.item_factors = np.asarray(model.item_factors)
@@ -80,7 +81,7 @@ class Recommender:
         self.popularity_key = np.empty(n_products, dtype=np.float32)  # unique keys: no ties
         self.popularity_key[self.popular_order] = np.arange(n_products, 0, -1, dtype=np.float32)
         self.new_products = np.asarray(model.new_products, dtype=np.int64)
-        self.user_step = UserStep.of(self.item_factors, self.implicit, self.alpha, self.reg_param)
+        self.user_step = UserStep.of(self.item_factors, self.implicit, self.alpha, self.reg_param, self.fits)
         self.unit_items = unit_rows(self.item_factors)  # float32, |row| = 1: cosine = one matrix product
         self._plans: dict[Rules, Plan] = {}
         self._plans_lock = threading.Lock()  # gunicorn gthread workers serve requests in threads

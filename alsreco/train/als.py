@@ -18,33 +18,100 @@ from .ratings import Ratings
 from .spark import progress
 
 log = logging.getLogger(__name__)
+SEED_STRIDE = 1_000_003  # fit k of als_fits uses seed + k * SEED_STRIDE: runs with nearby seeds share no fit
+AUTO_FITS, AUTO_FITS_BELOW = 4, 200_000  # als_fits=0: 4 fits below 200k ratings (benchmarks/RESULTS.md), else 1
 LARGE_DATA_RATINGS = 1_000_000  # measured: at 10M ratings 10 blocks fit in 61 s, 2 blocks in 96 s
 
 
 def fit(spark, ratings: Ratings, hp: dict[str, Any], frame=None) -> tuple[np.ndarray, np.ndarray]:
     """Fit ALS on `ratings`; return float32 user and item factors aligned with the rating indices.
-    `frame`: the same ratings already in Spark (user int, item int, rating float; the Spark data path)."""
-    from pyspark.ml.recommendation import ALS
+    `frame`: the same ratings already in Spark (user int, item int, rating float; the Spark data path).
 
+    With `als_fits` = n > 1, n fits with seeds seed + k * SEED_STRIDE run at once (one thread each, so
+    their small Spark jobs overlap) and their factors are stored side by side, each scaled by
+    1/sqrt(n): a customer's score for a product is then the mean of the n fits' scores."""
     if frame is None:
         frame = spark.createDataFrame(ratings.frame(), schema="user int, item int, rating float")
+    n = fits_for(hp, len(ratings.rating))
     blocks = hp["num_blocks"] or auto_blocks(len(ratings.rating), spark.sparkContext.defaultParallelism)
-    als = ALS(rank=hp["als_rank"], maxIter=hp["max_itter"], regParam=hp["reg_param"],
-              implicitPrefs=hp["implicit_prefs"], alpha=hp["alpha"], nonnegative=hp["nonnegative"],
-              seed=hp["seed"], numUserBlocks=blocks, numItemBlocks=blocks,
-              checkpointInterval=hp["checkpoint_interval"], userCol="user", itemCol="item",
-              ratingCol="rating", coldStartStrategy="drop")
     started = time.monotonic()
     jobs = progress.als_jobs(hp["max_itter"], hp["implicit_prefs"], hp["checkpoint_interval"])
-    with progress.logged(spark, f"ALS fit (rank {hp['als_rank']}, {hp['max_itter']} iterations)",
-                         expected_jobs=jobs, iterations=hp["max_itter"]):
-        model = als.fit(frame)
-    users = _collect(model.userFactors, ratings.shape[0], hp["als_rank"])
-    items = _collect(model.itemFactors, ratings.shape[1], hp["als_rank"])
-    log.info("ALS fit: %d customers x %d products, %d ratings, rank %d, %d iterations in %.1fs",
+    what = f"ALS fit (rank {hp['als_rank']}, {hp['max_itter']} iterations" + (f", {n} fits)" if n > 1 else ")")
+    with progress.logged(spark, what, expected_jobs=jobs and jobs * n, iterations=hp["max_itter"]):
+        if n == 1:
+            factors = [_fit_one(frame, ratings, hp, member_seed(hp, 0), blocks)]
+        else:
+            factors = _fit_many(frame, ratings, hp, blocks, n)
+    users, items = combine(factors)
+    log.info("ALS fit: %d customers x %d products, %d ratings, rank %d, %d iterations%s in %.1fs",
              ratings.shape[0], ratings.shape[1], len(ratings.rating), hp["als_rank"], hp["max_itter"],
+             f", {n} fits (seeds {', '.join(str(member_seed(hp, k)) for k in range(n))})" if n > 1 else "",
              time.monotonic() - started)
     return users, items
+
+
+def fits_for(hp: dict[str, Any], n_ratings: int) -> int:
+    """`als_fits`, or for 0 (auto) AUTO_FITS on small data, where one fit takes seconds, its Spark jobs
+    are too small to fill the cores (so fits at once overlap) and the random initialisation moves the
+    result most; one fit on larger data, where each fit's work counts."""
+    n = int(hp.get("als_fits", 1))
+    return n if n > 0 else AUTO_FITS if n_ratings < AUTO_FITS_BELOW else 1
+
+
+def member_seed(hp: dict[str, Any], k: int) -> int:
+    return int(hp["seed"]) + k * SEED_STRIDE
+
+
+def _fit_one(frame, ratings: Ratings, hp: dict[str, Any], seed: int, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    from pyspark.ml.recommendation import ALS
+
+    als = ALS(rank=hp["als_rank"], maxIter=hp["max_itter"], regParam=hp["reg_param"],
+              implicitPrefs=hp["implicit_prefs"], alpha=hp["alpha"], nonnegative=hp["nonnegative"],
+              seed=seed, numUserBlocks=blocks, numItemBlocks=blocks,
+              checkpointInterval=hp["checkpoint_interval"], userCol="user", itemCol="item",
+              ratingCol="rating", coldStartStrategy="drop")
+    model = als.fit(frame)
+    return (_collect(model.userFactors, ratings.shape[0], hp["als_rank"]),
+            _collect(model.itemFactors, ratings.shape[1], hp["als_rank"]))
+
+
+def _fit_many(frame, ratings: Ratings, hp: dict[str, Any], blocks: int, n: int) -> list:
+    """n fits at once, each in a thread that inherits this thread's Spark job group (progress, cancel)."""
+    from pyspark import InheritableThread, StorageLevel
+
+    own = not frame.is_cached
+    if own:
+        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)  # read by every fit
+    out: list = [None] * n
+    errors: list[BaseException] = []
+
+    def one(k: int) -> None:
+        try:
+            out[k] = _fit_one(frame, ratings, hp, member_seed(hp, k), blocks)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread below
+            errors.append(exc)
+
+    threads = [InheritableThread(target=one, args=(k,), name=f"als-fit-{k}", daemon=True) for k in range(n)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    finally:
+        if own and not errors and all(not t.is_alive() for t in threads):
+            frame.unpersist()
+    if errors:
+        raise errors[0]
+    return out
+
+
+def combine(factors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One fit's factors as they are; several side by side, each scaled by 1/sqrt(n) so that a dot
+    product is the mean of the fits' dot products."""
+    if len(factors) == 1:
+        return factors[0]
+    scale = np.float32(1.0 / np.sqrt(len(factors)))
+    return (np.hstack([u for u, _ in factors]) * scale, np.hstack([v for _, v in factors]) * scale)
 
 
 def auto_blocks(n_ratings: int, parallelism: int) -> int:

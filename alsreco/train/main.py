@@ -119,6 +119,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
         "hyperparameters": hp,
         "als": {"rank": fitted["als_rank"], "reg_param": fitted["reg_param"], "alpha": fitted["alpha"],
                 "implicit_prefs": fitted["implicit_prefs"], "max_iter": fitted["max_itter"],
+                "fits": als.fits_for(fitted, len(r.rating)),
                 "nonnegative": fitted["nonnegative"], "ranking_type": fitted["ranking_type"],
                 "weighting": fitted["weighting"], "bm25_k1": fitted["bm25_k1"], "bm25_b": fitted["bm25_b"]},
         "retention_date": str(as_of.date()),

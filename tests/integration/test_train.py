@@ -35,7 +35,9 @@ def test_trained_model_on_the_sample(trained_model_dir):
     meta = model.metadata
     assert meta["data"]["rows_read"] == 28492 and meta["data"]["rows_used"] == 18039
     assert meta["data"]["dropped"]["missing_customer"] == 10003
-    assert model.user_factors.dtype == np.float32 and model.user_factors.shape == (665, meta["als"]["rank"])
+    # below 200k ratings the defaults average 4 ALS fits, stored side by side
+    assert meta["als"]["fits"] == 4 and meta["hyperparameters"]["als_fits"] == 0
+    assert model.user_factors.dtype == np.float32 and model.user_factors.shape == (665, meta["als"]["rank"] * 4)
     assert "17850" in set(model.customer_ids) and "85123A" in set(model.product_ids)
     assert np.abs(model.item_factors).sum() > 0
     k = meta["metrics"]["k"]

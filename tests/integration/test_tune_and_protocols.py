@@ -55,7 +55,9 @@ def test_tune_logs_trials_records_them_and_writes_the_chosen_model(opt_ml, spark
     assert (als["rank"], als["max_iter"], als["reg_param"], als["alpha"], als["weighting"]) == \
         (chosen["als_rank"], chosen["max_itter"], chosen["reg_param"], chosen["alpha"], chosen["weighting"])
     model = artifact.load_model(paths.model_dir)
-    assert model.user_factors.shape[1] == chosen["als_rank"] and model.metadata["tuning"]["chosen"] == chosen
+    # the trials fit once each; the final fit uses als_fits (auto: 4 fits on this small data)
+    assert als["fits"] == 4 and "4 fits (seeds" in text
+    assert model.user_factors.shape[1] == chosen["als_rank"] * 4 and model.metadata["tuning"]["chosen"] == chosen
     assert meta["hyperparameters"]["tune"] is True  # as requested; `als` says what was fitted
 
 
