@@ -236,8 +236,9 @@ def test_fit_one_instance_writes_model_and_output(fit1):
     assert meta["cluster"]["master"].startswith("local"), meta["cluster"]
     arrays = load_model_arrays(model)
     customers, products = list(arrays["customer_ids"]), list(arrays["product_ids"])
-    assert arrays["user_factors"].shape == (len(customers), 8)
-    assert arrays["item_factors"].shape == (len(products), 8)
+    assert meta["als"]["fits"] == 4  # als_fits auto: 4 fits side by side on this small data
+    assert arrays["user_factors"].shape == (len(customers), 8 * 4)
+    assert arrays["item_factors"].shape == (len(products), 8 * 4)
     assert len(customers) > 100 and "17850" in [str(c) for c in customers]
 
     output = tar_members(fit1.output / "output.tar.gz")
