@@ -30,9 +30,6 @@ class Ratings:
     def purchases(self) -> Purchases:
         return Purchases.from_coo(self.user, self.item, self.rating, self.shape)
 
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"user": self.user, "item": self.item, "rating": self.rating})
-
 
 def as_of_date(df: pd.DataFrame, hp: dict[str, Any]) -> pd.Timestamp:
     """The model's as-of day: `retention_date`, else the last day in the data."""

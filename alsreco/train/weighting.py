@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .ratings import Ratings
+from .spark import frames
 
 WEIGHTINGS = ("none", "log", "tfidf", "bm25")
 WEIGHT_FLOOR = 1e-3
@@ -78,10 +79,9 @@ def key(hp: dict[str, Any]) -> tuple:
 
 def frame(spark, r: Ratings, base_frame=None, hp: dict[str, Any] | None = None):
     """The Spark frame ALS fits on: `base_frame` (the Spark path's persisted unweighted pairs) when no
-    weighting applies, else the weighted pairs from the driver (through Arrow), persisted. None on the
+    weighting applies, else the weighted pairs from the driver (`spark/frames.py`), persisted. None on the
     pandas path without weighting (`als.fit` builds it)."""
     if hp is None or hp.get("weighting", "none") == "none":
         return base_frame
     from pyspark import StorageLevel
-    return spark.createDataFrame(r.frame(), schema="user int, item int, rating float") \
-        .persist(StorageLevel.MEMORY_AND_DISK)
+    return frames.ratings(spark, r.user, r.item, r.rating).persist(StorageLevel.MEMORY_AND_DISK)

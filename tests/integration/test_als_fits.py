@@ -26,9 +26,10 @@ def _hp(**kw):
 def test_fits_at_once_equal_each_fit_alone_side_by_side(spark, caplog):
     r = _ratings()
     with caplog.at_level(logging.INFO, logger="alsreco.train.als"):
-        users, items = als.fit(spark, r, _hp(als_fits=3))
+        users, items = als.fit(spark, r, _hp(als_fits=3, num_blocks=2))
     assert users.shape == (120, 12) and items.shape == (60, 12)
-    alone = [als.fit(spark, r, _hp(als_fits=1, seed=als.member_seed(_hp(), k))) for k in range(3)]
+    # the same blocks (auto would give fits at once fewer: the random start depends on the blocks)
+    alone = [als.fit(spark, r, _hp(als_fits=1, num_blocks=2, seed=als.member_seed(_hp(), k))) for k in range(3)]
     # Spark ALS is deterministic for a seed: the concurrent fits are the same fits, scaled by 1/sqrt(3)
     np.testing.assert_allclose(users, np.hstack([u for u, _ in alone]) / np.sqrt(3), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(items, np.hstack([v for _, v in alone]) / np.sqrt(3), rtol=1e-5, atol=1e-6)
@@ -44,3 +45,27 @@ def test_auto_fits_on_small_data_and_a_failing_fit_fails_the_whole(spark):
     assert users.shape[1] == 4 * als.AUTO_FITS
     with pytest.raises(Exception, match="(?i)rank|positive|greater"):
         als.fit(spark, r, _hp(als_fits=2, als_rank=0))
+
+
+def test_ratings_reach_spark_through_a_parquet_file_in_the_scratch_dir(spark):
+    from alsreco.train.spark import frames
+
+    r = _ratings(2)
+    frame = frames.ratings(spark, r.user, r.item, r.rating)
+    assert frame.schema.simpleString() == "struct<user:int,item:int,rating:float>"
+    files = frame.inputFiles()
+    assert files and all(spark.alsreco_scratch in f and ".parquet" in f for f in files)
+    got = frame.toPandas().sort_values(["user", "item"]).to_numpy()
+    want = np.stack([r.user, r.item, r.rating], axis=1).astype(np.float64)
+    np.testing.assert_array_equal(got, want[np.lexsort((want[:, 1], want[:, 0]))])
+
+
+def test_without_a_scratch_dir_the_ratings_go_through_arrow(spark, monkeypatch):
+    from alsreco.train.spark import frames
+
+    r = _ratings(3)
+    monkeypatch.setattr(spark, "alsreco_scratch", "", raising=False)
+    frame = frames.ratings(spark, r.user, r.item, r.rating)
+    assert frame.inputFiles() == []
+    assert frame.count() == len(r.rating)
+    assert float(frame.agg({"rating": "sum"}).first()[0]) == pytest.approx(float(r.rating.sum()))

@@ -14,6 +14,13 @@ def test_auto_blocks_few_on_small_data_spark_default_on_large():
     assert als.auto_blocks(10_000_000, 32) == 32
 
 
+def test_auto_blocks_share_the_cores_between_fits_at_once():
+    assert als.auto_blocks(16_000, 2, fits=4) == 1
+    assert als.auto_blocks(16_000, 8, fits=4) == 2
+    assert als.auto_blocks(16_000, 2, fits=1) == 2
+    assert als.auto_blocks(10_000_000, 2, fits=4) == 10  # large data: the work dominates
+
+
 def test_model_version_is_sortable_and_unique():
     a, b = als.model_version(), als.model_version()
     assert a != b and a[:8].isdigit() and a[8] == "T"

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...core.errors import UserError
+from . import text
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ def _to_datetime(values: pd.Series, fmt: str, source: str) -> pd.Series:
     if fmt == ISO and len(values):
         # pandas' ISO parser carries one value's UTC offset over to the next value without one
         # ("2011-3-8 9:05" after a "+01:00" value came out an hour early): parse the two apart.
-        has_offset = values.str.contains(_OFFSET, regex=True, na=False).to_numpy()
+        has_offset = text.matches(pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True),
+                                  _OFFSET)
         if has_offset.any() and not has_offset.all():
             out = pd.Series(np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]"), index=values.index)
             out[has_offset] = _parse(values[has_offset], fmt, source).to_numpy()

@@ -2,7 +2,7 @@
 
 The UCI Online Retail convention marks a cancellation by a `C` in front of the numeric invoice number
 (`C536379`), but `CA-2016-152156` (Superstore exports) is a real order id. Each rule is one regex,
-matched against the stripped invoice id (Spark: `col.rlike(pattern)`):
+matched against the stripped invoice id (RE2 here, Spark: `col.rlike(pattern)`):
 
 - `auto` (default): `C`/`c` followed by digits only;
 - `c_prefix`: any id starting with `C`/`c` (the behaviour before `cancellation_rule` existed);
@@ -15,6 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+
+from . import text
 
 CANCELLATION_PATTERNS: dict[str, str | None] = {
     "auto": r"^[Cc]\d+$",
@@ -32,4 +35,5 @@ def cancelled(invoice: pd.Series, hp: dict[str, Any]) -> pd.Series:
     pattern = cancellation_pattern(hp)
     if pattern is None:
         return pd.Series(False, index=invoice.index)
-    return invoice.astype(str).str.strip().str.contains(pattern, regex=True)
+    values = text.strip(pa.array(invoice.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    return pd.Series(text.matches(values, pattern), index=invoice.index)

@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...core.errors import UserError
-from . import dates, encodings, orders
+from . import dates, encodings, orders, text
 from .layout import HEADERLESS, Layout, sniff
 
 log = logging.getLogger(__name__)
@@ -46,16 +48,16 @@ class LoadReport:
                 "latin1_lines": dict(self.latin1_lines), "empty_files": list(self.empty_files)}
 
 
-def _read_raw(path: Path, layout: Layout, report: LoadReport) -> tuple[pd.DataFrame, list[int]]:
-    """Read the mapped columns as strings; return the frame and the 1-based lines skipped as malformed."""
+def _read_raw(path: Path, layout: Layout, report: LoadReport) -> tuple[dict[str, pa.Array], list[int]]:
+    """Read the mapped columns as strings (role -> Arrow array, no nulls); return them and the
+    1-based lines skipped as malformed."""
     roles = layout.columns
     if layout.kind == "parquet":
         names = list(dict.fromkeys(roles.values()))
         raw = pd.read_parquet(path, columns=names)
         # A null is a missing value (like an empty CSV field), never the text "None" or "nan".
-        df = raw.astype(object).where(raw.notna(), "").astype(str).rename(columns={v: k for k, v in roles.items()})
-        return df, []
-    import pyarrow as pa
+        df = raw.astype(object).where(raw.notna(), "").astype(str)
+        return {role: pa.array(df[col].to_numpy(dtype=object), type=pa.string()) for role, col in roles.items()}, []
     import pyarrow.csv as pacsv
 
     skipped: list[int] = []
@@ -88,10 +90,8 @@ def _read_raw(path: Path, layout: Layout, report: LoadReport) -> tuple[pd.DataFr
             table = read(pa.BufferReader(encodings.to_utf8(path, layout.compression, report)))
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
         raise UserError(f"{path}: cannot parse the file: {str(exc).strip()}") from None
-    df = table.to_pandas()
-    df.columns = [next(role for role, col in roles.items()
-                       if (headerless[col] if isinstance(col, int) else col) == name) for name in df.columns]
-    return df, sorted(skipped)
+    return {role: table.column(headerless[col] if isinstance(col, int) else col).combine_chunks()
+            for role, col in roles.items()}, sorted(skipped)
 
 
 def _line_numbers(index: np.ndarray, header: bool, skipped: list[int]) -> list[int]:
@@ -116,56 +116,58 @@ def _to_local_file(path: Path, tmpdir: Path) -> Path:
     return path
 
 
-def _normalise_ids(s: pd.Series) -> pd.Series:
-    s = s.astype(str).str.strip()
-    return s.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)  # "17850.0" from spreadsheet exports
-
-
 def read_file(path: Path, hp: dict[str, Any], report: LoadReport) -> pd.DataFrame:
     layout = sniff(path, hp)
-    df, skipped = _read_raw(path, layout, report)
+    cols, skipped = _read_raw(path, layout, report)
+    n = len(cols["customer"])
     report.files += 1
-    report.rows_read += len(df) + len(skipped)
+    report.rows_read += n + len(skipped)
     report.malformed += len(skipped)
-    report.malformed_examples += [f"{path.name} line {n}: wrong number of fields" for n in skipped[:5]]
-    n = len(df)
-    customer = _normalise_ids(df["customer"]) if n else pd.Series([], dtype=str)
-    product = df["product"].astype(str).str.strip()
-    if "quantity" in df:
-        raw_q = df["quantity"].astype(str).str.strip()
-        quantity = pd.to_numeric(raw_q, errors="coerce")
+    report.malformed_examples += [f"{path.name} line {line}: wrong number of fields" for line in skipped[:5]]
+    product = text.strip(cols["product"])
+    empty_product = pc.equal(product, "").to_numpy(zero_copy_only=False)
+    if "quantity" in cols:
+        raw_q = text.strip(cols["quantity"])
+        quantity = text.numbers(raw_q)
         # beyond +-1e12 a quantity is an export error, and sums of it would overflow the float32 ratings
-        quantity = quantity.where(quantity.abs() <= MAX_QUANTITY)
-        bad_q = quantity.isna() & (raw_q != "")
-        quantity = quantity.fillna(0.0)
+        quantity[~(np.abs(quantity) <= MAX_QUANTITY)] = np.nan
+        bad_q = np.isnan(quantity) & pc.not_equal(raw_q, "").to_numpy(zero_copy_only=False)
+        quantity = np.nan_to_num(quantity, nan=0.0)
     else:
-        quantity = pd.Series(np.ones(n), index=df.index)
-        bad_q = pd.Series(np.zeros(n, dtype=bool), index=df.index)
-    raw_d = df["date"].astype(str).str.strip()
+        quantity, bad_q = np.ones(n), np.zeros(n, dtype=bool)
+    raw_d = text.strip(cols["date"]).to_pandas()
     rule = dates.detect(path, raw_d, hp, layout.columns["date"],
                         lambda i: _line_numbers([i], layout.header, skipped)[0])
     report.date_formats[path.name] = list(rule.formats)
     date = rule.parse(raw_d)
-    bad = bad_q | date.isna() | (product == "")
+    bad = bad_q | date.isna().to_numpy() | empty_product
     if bad.any():
-        rows = np.flatnonzero(bad.to_numpy())
+        rows = np.flatnonzero(bad)
         lines = _line_numbers(rows[:5], layout.header, skipped)
         report.malformed += int(bad.sum())
         for r, line in zip(rows[:5], lines):
-            what = ("quantity " + repr(df["quantity"].iloc[r]) if bad_q.iloc[r]
-                    else "empty product" if product.iloc[r] == "" else
+            what = ("quantity " + repr(cols["quantity"][int(r)].as_py()) if bad_q[r]
+                    else "empty product" if empty_product[r] else
                     f"date {raw_d.iloc[r]!r} (formats: {', '.join(rule.formats)}; see date_format)")
             report.malformed_examples.append(f"{path.name} line {line}: unparseable {what}")
     if report.malformed > hp["max_malformed_rows"]:
         raise UserError(f"{report.malformed} malformed rows (limit max_malformed_rows="
                         f"{hp['max_malformed_rows']}); first ones: " + "; ".join(report.malformed_examples[:5])
                         + ". Fix the data or raise max_malformed_rows.")
-    out = pd.DataFrame({
-        "customer": customer, "product": product, "quantity": quantity.astype("float64"), "date": date,
-        "invoice": df["invoice"].astype(str).str.strip() if "invoice" in df else "",
-        "description": df["description"].astype(str).str.strip() if "description" in df else "",
+    good = ~bad
+    keep = pa.array(good) if bad.any() else None
+
+    def strings(values: pa.Array) -> pd.Series:
+        return (values.filter(keep) if keep is not None else values).to_pandas()
+
+    def optional(role: str) -> pd.Series | str:
+        return strings(text.strip(cols[role])) if role in cols else ""
+
+    return pd.DataFrame({
+        "customer": strings(text.normalise_ids(cols["customer"])), "product": strings(product),
+        "quantity": quantity[good], "date": date.to_numpy()[good],
+        "invoice": optional("invoice"), "description": optional("description"),
     })
-    return out[~bad.to_numpy()]
 
 
 def clean(df: pd.DataFrame, hp: dict[str, Any], report: LoadReport, as_of: pd.Timestamp | None) -> pd.DataFrame:

@@ -11,11 +11,10 @@ import pandas as pd
 from . import orders
 from .dates import DateRule
 from .read import DROP_RULES
-from .spark_dates import WHITESPACE, rule_column
+from .spark_dates import rule_column
+from .text import NUMBER, SPREADSHEET_ID, WHITESPACE
 
 MISSING_CUSTOMER = ("", "nan", "NaN", "None", "null", "NULL")
-# what pd.to_numeric takes (Spark's cast would also take "1d", "1f" and " 1")
-NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 MALFORMED_KINDS = ("fields", "quantity", "product", "date")  # the order the pandas path names them in
 
 
@@ -27,11 +26,11 @@ def strip(col):
 
 
 def normalise_ids(col):
-    """`read._normalise_ids`: stripped, "17850.0" -> "17850"."""
+    """`text.normalise_ids`: stripped, "17850.0" -> "17850"."""
     from pyspark.sql import functions as F
 
     stripped = strip(col)
-    return F.when(stripped.contains(".0"), F.regexp_replace(stripped, r"^(\d+)\.0+$", "$1")).otherwise(stripped)
+    return F.when(stripped.contains(".0"), F.regexp_replace(stripped, SPREADSHEET_ID, "$1")).otherwise(stripped)
 
 
 def date_column(rules: dict[DateRule, list[int]], value):

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from .dates import ISO, DateRule, guard
+from .text import WHITESPACE
 
 # strptime directive -> (variable-width pattern, fixed-width pattern when glued to another number)
 _NUMERIC = {"Y": ("yyyy", "yyyy"), "y": ("yy", "yy"), "m": ("M", "MM"), "d": ("d", "dd"), "H": ("H", "HH"),
@@ -29,9 +30,7 @@ _NUMERIC = {"Y": ("yyyy", "yyyy"), "y": ("yy", "yy"), "m": ("M", "MM"), "d": ("d
             "j": ("D", "DDD")}
 _TEXT = {"p": "a", "b": "MMM", "B": "MMMM", "z": "[XXX][XX][X]"}
 TWO_DIGIT_PIVOT = 2069  # Python's %y: 69-99 -> 1969-1999, 00-68 -> 2000-2068
-# every character str.isspace() is true for, as a string (Spark's trim/translate) and as a regex class
-WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) \
-    + "\u2028\u2029\u202f\u205f\u3000"
+
 
 
 def _tokens(fmt: str) -> list[tuple[str, str]]:
