@@ -27,7 +27,7 @@ from .ratings import Catalogue, Ratings
 
 log = logging.getLogger(__name__)
 PANDAS_MAX_BYTES = 256 << 20  # above this total input size the data path always runs in Spark
-MEMORY_PER_INPUT_BYTE = 32  # ... and above 1/32 of the memory limit (pandas peaks at ~6x the CSV size)
+MEMORY_PER_INPUT_BYTE = 32  # ... and above 1/32 of the memory limit (pandas peaks at ~4-5x the CSV size)
 
 
 @dataclass
