@@ -32,7 +32,6 @@ _TEXT = {"p": "a", "b": "MMM", "B": "MMMM", "z": "[XXX][XX][X]"}
 TWO_DIGIT_PIVOT = 2069  # Python's %y: 69-99 -> 1969-1999, 00-68 -> 2000-2068
 
 
-
 def _tokens(fmt: str) -> list[tuple[str, str]]:
     """[('dir', 'Y') | ('lit', text) | ('space', ' ')]"""
     out: list[tuple[str, str]] = []
