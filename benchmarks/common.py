@@ -309,6 +309,7 @@ def run_train(base: Path, env: Mapping[str, str] | None = None, timeout: float =
     result.update(parse_train_log(text, result["started_epoch"]))
     meta = json.loads((Path(base) / "model" / "metadata.json").read_text())
     result["training_seconds"] = meta.get("training_seconds")
+    result["data_path"] = meta.get("data", {}).get("data_path")
     result["metadata_metrics"] = meta.get("metrics")
     return result
 

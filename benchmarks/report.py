@@ -114,12 +114,14 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
                         if r["batch_scoring"].get("extrapolated") else ""),
                      f"{tr['loadavg_before'][0]}→{tr['loadavg_after'][0]}"])
         marks = tr.get("marks", {})
-        prof.append([r["size"], _f(marks.get("first_log"), 1), _f(marks.get("data_loaded"), 1),
+        prof.append([r["size"] + (f" ({tr['data_path']} data path)" if tr.get("data_path") else ""),
+                     _f(marks.get("first_log"), 1), _f(marks.get("data_loaded"), 1),
                      _f(marks.get("spark_ready"), 1), _f(marks.get("als_fit_done"), 1),
                      _f(marks.get("model_written"), 1), f"{tr['wall_seconds']:.1f}",
                      ", ".join(f"{f['seconds']:.1f}" for f in tr.get("als_fits", []))])
         for key, what in (("train_defaults", "defaults: als_fits auto, eval off"),
-                          ("train_with_eval", "defaults as shipped: with eval")):
+                          ("train_with_eval", "defaults as shipped: with eval"),
+                          ("train_spark_path", "Spark data path: ALSRECO_PANDAS_MAX_MB=0")):
             if key not in r:
                 continue
             te = r[key]

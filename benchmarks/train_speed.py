@@ -186,17 +186,19 @@ def run_size(name: str, args, hp: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"size": name, "data": str(data.name), "data_bytes": data.stat().st_size}
     if name in SIZES:
         out["rows"], out["generated_customers"], out["generated_products"] = SIZES[name]
-    runs = [("train", {"eval_days": 0, "als_fits": 1})]  # one ALS fit: the work the references do
+    runs = [("train", {"eval_days": 0, "als_fits": 1}, {})]  # one ALS fit: the work the references do
     if name in ("sample", "100k"):  # below 200k ratings the defaults fit 4 times (als_fits=0, auto)
-        runs.append(("train_defaults", {"eval_days": 0}))
+        runs.append(("train_defaults", {"eval_days": 0}, {}))
     if name == "sample":
-        runs.append(("train_with_eval", {}))
+        runs.append(("train_with_eval", {}, {}))
+    if name in ("1m", "10m"):  # on one host these sizes take the pandas data path: the Spark one too
+        runs.append(("train_spark_path", {"eval_days": 0, "als_fits": 1}, {"ALSRECO_PANDAS_MAX_MB": "0"}))
     if args.smoke:
-        runs = [("train", {"eval_days": 0, "max_itter": 1})]
-    for label, extra in runs:
+        runs = [("train", {"eval_days": 0, "max_itter": 1}, {})]
+    for label, extra, env in runs:
         base = common.make_opt_ml(work / f"{name}-{label}", [data], extra)
         say(f"{name}: {label} ...")
-        res = common.run_train(base)
+        res = common.run_train(base, env)
         fits = res["als_fits"]
         final = fits[-1] if fits else {}
         res["final_fit_seconds_per_iteration"] = round(final["seconds"] / final["iterations"], 3) if final else None

@@ -164,14 +164,16 @@ class Recommender:
         return out
 
     def ranker(self, n: int, rules: Rules | None = None, cells: int = BATCH_CELLS,
-               max_rows: int | None = None) -> BlockRanker:
+               max_rows: int | None = None, threads: int = 1) -> BlockRanker:
         """Vectorised batch API: a `BlockRanker` giving, for blocks of known customers (model
         indices), the same lists as `recommend_block` as flat arrays (core/scoring.py), scoring
-        at most `cells` customers x products per block and `max_rows` customers."""
+        at most `cells` customers x products per block and `max_rows` customers; `threads` for
+        each block's top-k."""
         plan = self.plan(self.default_rules if rules is None else rules)
         return BlockRanker(self.user_factors, self.item_factors, self.model.purchases, n,
                            blocked=plan.blocked, forced=plan.forced, new=plan.new, include_new=plan.include_new,
-                           exclude_purchased=plan.exclude_purchased, cells=cells, max_rows=max_rows)
+                           exclude_purchased=plan.exclude_purchased, cells=cells, max_rows=max_rows,
+                           threads=threads)
 
     def rules_for(self, req: Request) -> Rules:
         d = self.default_rules

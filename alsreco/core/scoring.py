@@ -58,8 +58,10 @@ class BlockRanker:
     def __init__(self, user_factors: np.ndarray, item_factors: np.ndarray, purchases: Purchases | None,
                  n: int, *, blocked: np.ndarray | None = None, forced: np.ndarray | None = None,
                  new: np.ndarray | None = None, include_new: int = 0, exclude_purchased: bool = True,
-                 reason: int = MODEL, cells: int = BLOCK_CELLS, max_rows: int | None = None):
+                 reason: int = MODEL, cells: int = BLOCK_CELLS, max_rows: int | None = None,
+                 threads: int = 1):
         n_products = len(item_factors)
+        self.threads = threads  # for `top_k` over a block (batch writers: the host's cores)
         self.n = max(0, int(n))
         self.users = user_factors
         self.purchases = purchases if exclude_purchased else None
@@ -126,12 +128,12 @@ class BlockRanker:
         taken = np.zeros(rows, dtype=np.int64)
         if self.n_new:
             new_keys = keys[:, self.new_columns]
-            idx, ok = top_k(new_keys, self.n_new)
+            idx, ok = top_k(new_keys, self.n_new, self.threads)
             cols = self.new_columns[idx]
             keys[np.broadcast_to(np.arange(rows)[:, None], idx.shape)[ok], cols[ok]] = -np.inf
             parts.append((self.columns[cols], np.take_along_axis(new_keys, idx, axis=1), ok, NEW_PRODUCT))
             taken = ok.sum(axis=1)
-        idx, ok = top_k(keys, self.n_model)
+        idx, ok = top_k(keys, self.n_model, self.threads)
         ok &= np.arange(idx.shape[1]) < (self.n_model - taken)[:, None]
         parts.append((self.columns[idx], np.take_along_axis(keys, idx, axis=1), ok, self.reason))
         return (np.concatenate([p[0] for p in parts], axis=1),

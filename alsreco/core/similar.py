@@ -46,7 +46,8 @@ class SimilarRanker:
     """Top-`n` similar products for blocks of products, at most `cells` scores per block."""
 
     def __init__(self, item_factors: np.ndarray, n: int, cells: int = BLOCK_CELLS, max_rows: int | None = None,
-                 unit: np.ndarray | None = None):
+                 unit: np.ndarray | None = None, threads: int = 1):
+        self.threads = threads  # for `top_k` over a block
         self.unit = unit_rows(item_factors) if unit is None else unit
         self.n = max(0, int(n))
         self.rows = block_rows(len(self.unit), self.n, cells, max_rows)
@@ -65,5 +66,5 @@ class SimilarRanker:
         keys = self._buf[:rows]
         np.matmul(self.unit[chunk], self.unit.T, out=keys)  # the same product as `Recommender` serves
         keys[np.arange(rows), chunk] = -np.inf  # a product is never similar to itself
-        idx, valid = top_k(keys, self.n)
+        idx, valid = top_k(keys, self.n, self.threads)
         return SimilarBlock(chunk, idx, np.take_along_axis(keys, idx, axis=1), valid)

@@ -20,7 +20,11 @@ from .spark import frames, progress
 log = logging.getLogger(__name__)
 SEED_STRIDE = 1_000_003  # fit k of als_fits uses seed + k * SEED_STRIDE: runs with nearby seeds share no fit
 AUTO_FITS, AUTO_FITS_BELOW = 4, 200_000  # als_fits=0: 4 fits below 200k ratings (benchmarks/RESULTS.md), else 1
-LARGE_DATA_RATINGS = 1_000_000  # measured: at 10M ratings 10 blocks fit in 61 s, 2 blocks in 96 s
+LARGE_DATA_RATINGS = 1_000_000
+# blocks per side on large data: one per RATINGS_PER_BLOCK ratings, at least one per core, at most
+# MAX_AUTO_BLOCKS. Measured on 2 cores (rank 16, 15 iterations, a fresh JVM each): 4M ratings fit in
+# 32 s with 2 blocks, 38 s with 4, 52 s with 10; 10M ratings in 61 s with 10 blocks, 96 s with 2
+RATINGS_PER_BLOCK, MAX_AUTO_BLOCKS = 2_000_000, 10
 
 
 def fit(spark, ratings: Ratings, hp: dict[str, Any], frame=None) -> tuple[np.ndarray, np.ndarray]:
@@ -116,12 +120,12 @@ def combine(factors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, n
 
 def auto_blocks(n_ratings: int, parallelism: int, fits: int = 1) -> int:
     """Few blocks on small data (less per-stage overhead): one per core, shared by the fits that run
-    at once (4 fits of the sample on 2 cores: 1 block each fit in 14.7 s, 2 blocks in 16.9 s); Spark's
-    default 10, or one per core on a larger cluster, once the data is large enough for the work to
-    dominate."""
+    at once (4 fits of the sample on 2 cores: 1 block each fit in 14.7 s, 2 blocks in 16.9 s); on
+    large data one per full RATINGS_PER_BLOCK ratings (up to Spark's default 10), and at least one per
+    core (a cluster's cores all work)."""
     if n_ratings < LARGE_DATA_RATINGS:
         return max(1, parallelism // max(1, fits))
-    return max(parallelism, 10)
+    return max(parallelism, min(MAX_AUTO_BLOCKS, n_ratings // RATINGS_PER_BLOCK))
 
 
 def _collect(factors, n: int, rank: int) -> np.ndarray:

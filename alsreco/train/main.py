@@ -36,6 +36,7 @@ from .sigterm import StopOnSigterm
 from .spark import jvm
 from .spark import session as spark_mod
 from .spark.filesystems import check_input_uri
+from .spark.resources import cpu_count
 
 log = logging.getLogger("alsreco.train")
 FAILURE_LIMIT = 1024
@@ -133,9 +134,10 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
         "cluster": cluster_info,
     }
     model = als.assemble(r, cat, users, items, metadata)
-    written = batch.write_recommendations(model, paths.output_data_dir / "recommendations.csv")
+    cores = cpu_count()  # each block's top-k on every core (the block's matrix product already is)
+    written = batch.write_recommendations(model, paths.output_data_dir / "recommendations.csv", threads=cores)
     if hp["similar_items"]:
-        similar.write_similar_items(model, paths.output_data_dir / "similar_items.csv")
+        similar.write_similar_items(model, paths.output_data_dir / "similar_items.csv", threads=cores)
     metadata["training_seconds"] = round(time.monotonic() - started, 2)
     metadata["data"]["recommendation_rows"] = written
     artifact.write_model(model, paths.model_dir)

@@ -31,12 +31,13 @@ log = logging.getLogger("alsreco.train")
 HEADER = ("product_id", "rank", "similar_product_id", "score")
 
 
-def write_similar_items(model: Model, path: Path, cells: int = BLOCK_CELLS) -> int:
-    """Top `reco_item` similar products for every product; returns the rows written."""
+def write_similar_items(model: Model, path: Path, cells: int = BLOCK_CELLS, threads: int = 1) -> int:
+    """Top `reco_item` similar products for every product (each block's top-k on `threads`
+    threads); returns the rows written."""
     started = time.monotonic()
     hp = model.metadata.get("hyperparameters", {})
     n, group = int(hp.get("reco_item", 10)), int(hp.get("group_size", 10000))
-    ranker = SimilarRanker(model.item_factors, n, cells=cells, max_rows=group)
+    ranker = SimilarRanker(model.item_factors, n, cells=cells, max_rows=group, threads=threads)
     products = csv_fields(model.product_ids)
     blocks = (ranker.rank(chunk) for chunk in ranker.blocks())
     rows = write_csv_blocks(path, HEADER, ((_lines(b, products), int(b.valid.sum())) for b in blocks))

@@ -296,7 +296,7 @@ def test_which_path_reads_the_data(tmp_path):
     assert prepare.use_spark([small], local, own_cluster=False, threshold=10)
     assert prepare.use_spark([small], local.with_(pandas_max_mb=0), own_cluster=False)  # ALSRECO_PANDAS_MAX_MB=0
     assert prepare.pandas_limit(local.with_(pandas_max_mb=100)) == 100 << 20
-    assert prepare.pandas_limit(local) == min(prepare.PANDAS_MAX_BYTES, memory_limit_bytes() // 32)
+    assert prepare.pandas_limit(local) == min(1 << 30, memory_limit_bytes() // 16)  # 1 GiB, 1/16 of memory
     attached = local.with_(spark_master="spark://elsewhere:7077")
     assert not prepare.use_spark([small], attached, own_cluster=False, threshold=10)  # executors can't see it
     assert prepare.use_spark([small], attached, own_cluster=True)

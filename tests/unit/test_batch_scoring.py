@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsreco.core import hyperparameters
+from alsreco.core import hyperparameters, topk
 from alsreco.core.artifact import Model, Purchases
 from alsreco.core.recommender import Recommender
 from alsreco.core.rules import Request, Rules
@@ -78,11 +78,13 @@ CASES = [
 
 
 @pytest.mark.parametrize("hp", CASES)
-@pytest.mark.parametrize("cells", [1 << 22, 5000])
-def test_batch_file_equals_per_customer_reference(tmp_path, hp, cells):
+@pytest.mark.parametrize("cells,threads", [(1 << 22, 1), (5000, 1), (1 << 22, 3)])
+def test_batch_file_equals_per_customer_reference(tmp_path, hp, cells, threads, monkeypatch):
     model = random_model(**hp)
     path = tmp_path / "out" / "recommendations.csv"
-    rows = batch.write_recommendations(model, path, cells=cells)
+    if threads > 1:  # every block's top-k split between threads, as `train` runs it
+        monkeypatch.setattr(topk, "MIN_THREADED_CELLS", 0)
+    rows = batch.write_recommendations(model, path, cells=cells, threads=threads)
     expected = reference_csv(model)
     assert path.read_bytes().decode() == expected
     assert rows == expected.count("\r\n") - 1

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from alsreco.core import topk
 from alsreco.core.recommender import Recommender
 from alsreco.core.rules import Prediction, Recommendation, Request
 from alsreco.core.settings import Settings
@@ -327,12 +328,15 @@ def test_openapi_document_describes_item_requests(client):
 
 
 # ----------------------------------------------------------------- similar_items.csv (train)
-def test_similar_items_file_equals_what_serve_answers(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_similar_items_file_equals_what_serve_answers(tmp_path, threads, monkeypatch):
+    if threads > 1:  # each block's top-k split between threads, as `train` runs it
+        monkeypatch.setattr(topk, "MIN_THREADED_CELLS", 0)
     m = make_model(reco_item=4)
     m.item_factors = np.random.default_rng(0).standard_normal(m.item_factors.shape).astype(np.float32)
     m.product_ids = np.array([p if i != 3 else 'ODD,"ID"' for i, p in enumerate(PRODUCTS)])
     path = tmp_path / "out" / "similar_items.csv"
-    rows = write_similar_items(m, path, cells=3 * len(PRODUCTS))  # 3 products per block
+    rows = write_similar_items(m, path, cells=3 * len(PRODUCTS), threads=threads)  # 3 products per block
     text = path.read_bytes().decode()
     assert text.startswith("product_id,rank,similar_product_id,score\r\n") and rows == 4 * len(PRODUCTS)
     table = list(csv.DictReader(io.StringIO(text)))

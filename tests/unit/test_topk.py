@@ -62,3 +62,29 @@ def test_edges():
     idx, valid = topk.top_k(keys, 10)  # k > cols: every column, best first
     assert idx.tolist() == [[1, 2, 0], [0, 1, 2]] and valid.all()
     assert topk.top_k(keys, 2)[0].tolist() == [[1, 2], [0, 1]]
+
+
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_rows_split_between_threads_give_the_same_result(threads, monkeypatch):
+    rng = np.random.default_rng(threads)
+    keys = rng.integers(0, 4, (7, 3000)).astype(np.float32)  # ties at every cut
+    keys[rng.random(keys.shape) < 0.5] = -np.inf
+    keys[2] = -np.inf
+    want = topk.top_k(keys, 10)
+    monkeypatch.setattr(topk, "MIN_THREADED_CELLS", 0)
+    topk._pool.cache_clear()
+    got = topk.top_k(keys, 10, threads=threads)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert topk._pool.cache_info().currsize == 1  # the rows really went to a pool
+    check(keys[:1], 10)  # one row: no split
+    assert topk.top_k(keys[:1], 10, threads=threads)[0].tolist() == want[0][:1].tolist()
+
+
+def test_a_large_block_is_split_at_the_default_threshold():
+    rng = np.random.default_rng(5)
+    keys = rng.standard_normal((16, 100_003)).astype(np.float32)
+    assert keys.size >= topk.MIN_THREADED_CELLS
+    topk._pool.cache_clear()
+    got = topk.top_k(keys, 10, threads=2)
+    assert topk._pool.cache_info().currsize == 1
+    assert [row.tolist() for row in got[0]] == reference(keys, 10)

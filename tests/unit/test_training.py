@@ -8,17 +8,20 @@ from alsreco.train import als
 from .conftest import make_model
 
 
-def test_auto_blocks_few_on_small_data_spark_default_on_large():
+def test_auto_blocks_few_on_small_data_more_as_ratings_grow():
     assert als.auto_blocks(16_000, 2) == 2
-    assert als.auto_blocks(10_000_000, 2) == 10
-    assert als.auto_blocks(10_000_000, 32) == 32
+    assert als.auto_blocks(4_052_861, 2) == 2  # one per full 2M ratings
+    assert als.auto_blocks(6_100_000, 2) == 3
+    assert als.auto_blocks(10_000_000, 2) == 5
+    assert als.auto_blocks(100_000_000, 2) == 10  # Spark's default at most
+    assert als.auto_blocks(10_000_000, 32) == 32  # every core of a cluster
 
 
 def test_auto_blocks_share_the_cores_between_fits_at_once():
     assert als.auto_blocks(16_000, 2, fits=4) == 1
     assert als.auto_blocks(16_000, 8, fits=4) == 2
     assert als.auto_blocks(16_000, 2, fits=1) == 2
-    assert als.auto_blocks(10_000_000, 2, fits=4) == 10  # large data: the work dominates
+    assert als.auto_blocks(10_000_000, 2, fits=4) == 5  # large data: the work dominates
 
 
 def test_model_version_is_sortable_and_unique():
