@@ -99,7 +99,7 @@ SCHEMA: tuple[Param, ...] = (
     Param("seed", "int", 42, "Random seed for ALS initialisation.", min=0, max=2**31 - 1),
     Param("num_blocks", "int", 0,
           "Spark ALS user/item blocks; 0 = auto: one per core below 1M ratings (fastest on small data), "
-          "else at least 10.",
+          "else one per full 2M ratings, at most 10 and at least one per core.",
           min=0, max=10000),
     Param("checkpoint_interval", "int", 10, "Checkpoint every N iterations (long runs).", min=1, max=1000),
     Param("spark_master", "str", "",

@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..core import artifact, hyperparameters
 from ..core.errors import (
@@ -26,7 +26,7 @@ from ..core.errors import (
 from ..core.logs import configure_logging
 from ..core.paths import Paths
 from ..core.settings import Settings
-from . import als, batch, evaluate, prepare, similar, weighting
+from . import als, batch, batch_spark, evaluate, prepare, similar, weighting
 from .cluster.config import load_resource_config
 from .cluster.describe import describe as describe_cluster
 from .cluster.roles import run_role
@@ -65,6 +65,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     log.info("hyperparameters: %s", {k: v for k, v in hp.items() if k != "non_product_codes"})
     evaluate.check(hp)
     own = session is None
+    own_cluster = bool((rc := load_resource_config(paths)) and rc.multi_host)
     prepared: prepare.Prepared | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="alsreco-input-", dir=settings.tmpdir) as tmp:
@@ -77,7 +78,6 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                 channel = channels.discover(paths)
                 files = spool_pipes(list(channel.files), Path(tmp))
                 source = {"channel": channel.name, "input_mode": channel.mode}
-                own_cluster = bool((rc := load_resource_config(paths)) and rc.multi_host)
                 if prepare.use_spark(files, settings, own_cluster):
                     session = spark_mod.start(paths, settings) if own else session
                     prepared = prepare.spark_path(session, hp, files, stage=Path(tmp),
@@ -102,18 +102,10 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
         versions = als.library_versions(session)
         cluster_info = describe_cluster(session)
     except BaseException as exc:
-        # Words for the failure file while the JVM still answers: after the kill, turning a Java
-        # exception into text would call into a dead JVM and lose the reason.
-        reason = None if isinstance(exc, (AlsrecoError, SigtermInterrupt)) or not isinstance(exc, Exception) \
-            else jvm.describe_error(exc)
-        if own and session is not None:
-            spark_mod.stop(session, force=True)
-        elif prepared is not None and session is not None:
-            prepared.release()
-        if reason is not None:
-            raise AlgorithmError(reason) from exc
-        raise
-    if own:
+        _failed(exc, session, own, prepared)
+    # the job's own cluster scores on its executors (they run this image); elsewhere the leader does
+    on_executors = own_cluster and not prepare.is_local(settings)
+    if own and not on_executors:
         spark_mod.stop(session)
     metadata = {
         "model_version": als.model_version(),
@@ -135,7 +127,18 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     }
     model = als.assemble(r, cat, users, items, metadata)
     cores = cpu_count()  # each block's top-k on every core (the block's matrix product already is)
-    written = batch.write_recommendations(model, paths.output_data_dir / "recommendations.csv", threads=cores)
+    reco_path = paths.output_data_dir / "recommendations.csv"
+    if on_executors:
+        try:
+            written = batch_spark.write_recommendations(session, model, reco_path)
+            metadata["cluster"] = describe_cluster(session)  # the scoring tasks counted too
+        except BaseException as exc:
+            _failed(exc, session, own)
+        if own:
+            spark_mod.stop(session)
+    else:
+        written = batch.write_recommendations(model, reco_path, threads=cores)
+    metadata["data"]["recommendations_scored_on"] = "executors" if on_executors else "leader"
     if hp["similar_items"]:
         similar.write_similar_items(model, paths.output_data_dir / "similar_items.csv", threads=cores)
     metadata["training_seconds"] = round(time.monotonic() - started, 2)
@@ -146,6 +149,21 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     log.info("model %s written to %s in %.1fs", metadata["model_version"], paths.model_dir,
              metadata["training_seconds"])
     return metadata
+
+
+def _failed(exc: BaseException, session: Any, own: bool, prepared: prepare.Prepared | None = None) -> NoReturn:
+    """Stop (our own) Spark after a failure and raise it as the error the job reports."""
+    # Words for the failure file while the JVM still answers: after the kill, turning a Java
+    # exception into text would call into a dead JVM and lose the reason.
+    reason = None if isinstance(exc, (AlsrecoError, SigtermInterrupt)) or not isinstance(exc, Exception) \
+        else jvm.describe_error(exc)
+    if own and session is not None:
+        spark_mod.stop(session, force=True)
+    elif prepared is not None and session is not None:
+        prepared.release()
+    if reason is not None:
+        raise AlgorithmError(reason) from exc
+    raise exc
 
 
 def write_failure(paths: Paths, err: BaseException) -> None:

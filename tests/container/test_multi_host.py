@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from alsreco.core.artifact import load_model
+from alsreco.train import batch
 from benchmarks.dockerkit import Hosts, docker
 
 pytestmark = pytest.mark.container
@@ -75,7 +77,13 @@ def test_two_hosts_fit_one_model_together(pair_factory, trained):
     assert codes == {"algo-1": 0, "algo-2": 0}, (pair.logs("algo-1")[-4000:], pair.logs("algo-2")[-4000:])
     leader, worker = pair.bases["algo-1"], pair.bases["algo-2"]
     meta = json.loads((leader / "model" / "metadata.json").read_text())
-    assert (leader / "output" / "data" / "recommendations.csv").is_file()
+    # recommendations.csv was scored by executor tasks on both hosts: the file the leader's own
+    # scoring gives for the written model, byte for byte
+    assert meta["data"]["recommendations_scored_on"] == "executors"
+    reference = leader.parent / f"{leader.name}-reference.csv"
+    rows = batch.write_recommendations(load_model(leader / "model"), reference)
+    assert (leader / "output" / "data" / "recommendations.csv").read_bytes() == reference.read_bytes()
+    assert rows == meta["data"]["recommendation_rows"] > 0
     # Only the leader writes a model or output data; the worker leaves no failure either.
     assert not (worker / "model").exists() or not any((worker / "model").iterdir())
     assert not (worker / "output" / "data").exists() or not any((worker / "output" / "data").iterdir())

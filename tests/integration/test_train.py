@@ -35,6 +35,7 @@ def test_trained_model_on_the_sample(trained_model_dir):
     meta = model.metadata
     assert meta["data"]["rows_read"] == 28492 and meta["data"]["rows_used"] == 18039
     assert meta["data"]["dropped"]["missing_customer"] == 10003
+    assert meta["data"]["recommendations_scored_on"] == "leader"  # one host: the leader's numpy blocks
     # below 200k ratings the defaults average 4 ALS fits, stored side by side
     assert meta["als"]["fits"] == 4 and meta["hyperparameters"]["als_fits"] == 0
     assert model.user_factors.dtype == np.float32 and model.user_factors.shape == (665, meta["als"]["rank"] * 4)

@@ -87,3 +87,41 @@ def rec(model) -> Recommender:
 @pytest.fixture
 def model_dir(tmp_path) -> Path:
     return write_synthetic(tmp_path / "model")
+
+
+def random_model(n_customers: int = 120, n_products: int = 700, rank: int = 4, seed: int = 0,
+                 n_new: int = 25, **hp) -> Model:
+    """Factors are multiples of 1/4 in [-1, 1]: every dot product is exact in float32 (so any
+    BLAS blocking gives the same scores) and many scores tie. Customer 0 bought nothing,
+    customer 1 all but three products, customer 2 all but one, the rest 0-40 products."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(-4, 5, (n_customers, rank)).astype(np.float32) / 4
+    items = rng.integers(-4, 5, (n_products, rank)).astype(np.float32) / 4
+    rows, cols = [], []
+    for c in range(1, n_customers):
+        if c == 1:
+            bought = np.setdiff1d(np.arange(n_products), rng.choice(n_products, 3, replace=False))
+        elif c == 2:
+            bought = np.delete(np.arange(n_products), 5)
+        else:
+            bought = rng.choice(n_products, rng.integers(0, 40), replace=False)
+        rows += [c] * len(bought)
+        cols += list(bought)
+    rows_a, cols_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+    purchases = Purchases.from_coo(rows_a, cols_a, np.ones(len(rows_a), np.float32), (n_customers, n_products))
+    popularity = np.bincount(cols_a, minlength=n_products).astype(np.int32)
+    popularity[rng.choice(n_products, 50)] = 7  # ties in the best sellers: broken by product id
+    params = hyperparameters.defaults()
+    params.update(hp)
+    products = np.array([f"P{i:05d}" for i in rng.permutation(n_products)], dtype="U16")  # id order != index
+    customers = np.array([f"C{i}" for i in range(n_customers)], dtype="U16")
+    customers[3], customers[4], products[7] = 'odd,"id"', "x\ny", "comma,product"
+    day = np.datetime64("2011-01-01")
+    return Model(
+        customer_ids=customers, product_ids=products, product_names=np.array([""] * n_products),
+        user_factors=users, item_factors=items, purchases=purchases, product_popularity=popularity,
+        product_first_seen=np.full(n_products, day), customer_first_seen=np.full(n_customers, day),
+        new_products=rng.choice(n_products, n_new, replace=False).astype(np.int32),
+        new_customers=np.zeros(0, dtype=np.int32),
+        metadata={"model_version": "random-1", "hyperparameters": params,
+                  "als": {"rank": rank, "implicit_prefs": True, "reg_param": 0.1, "alpha": 5.0}})
