@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,40 @@ def test_a_failure_inside_spark_writes_the_java_cause(tmp_path):
     assert "None.None" not in failure and "Py4JError" not in failure
     assert not (paths.model_dir / "metadata.json").exists()
     assert not [p for p in scratch.iterdir() if p.name.startswith("alsreco-spark-")], list(scratch.iterdir())
+
+
+def _java_children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        kids += [int(p) for p in children.read_text().split()]
+    return [k for k in kids if b"java" in Path(f"/proc/{k}/cmdline").read_bytes()]
+
+
+def test_a_jvm_killed_for_memory_says_so(tmp_path):
+    """The kernel's OOM killer takes the largest process, the JVM: py4j then only says some name
+    "does not exist in the JVM". The failure file must say what happened (here: SIGKILL, as the
+    OOM killer sends, to the real JVM of a real `train` once Spark is up)."""
+    paths = make_opt_ml(tmp_path / "ml", files={"sales.csv": SAMPLE_HEAD}, hyperparameters={"eval_days": 0})
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(paths.base)}
+    log = tmp_path / "train.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([str(BIN / "train")], env=env, stdout=fh, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while "alsreco.train.spark.session: spark " not in log.read_text(errors="replace"):
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.1)
+            java = _java_children(proc.pid)
+            assert len(java) == 1, java
+            os.kill(java[0], signal.SIGKILL)
+            code = proc.wait(timeout=120)
+        finally:
+            proc.kill()
+    assert code == 1, log.read_text()[-3000:]
+    failure = paths.failure_file.read_text()
+    assert failure.startswith("AlgorithmError: the Spark JVM was killed (SIGKILL) while training"), failure
+    assert "out-of-memory" in failure and "memory limit is" in failure, failure
+    assert not (paths.model_dir / "metadata.json").exists()
 
 
 def test_a_full_volume_still_gets_the_reason(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 from .resources import _read
@@ -23,13 +24,18 @@ def kill_children() -> None:
             pass
 
 
-def kill_active_jvm() -> None:
-    """Kill the JVM of the active SparkContext, if any (safe from any thread)."""
+def _active_jvm():
+    """The process (Popen) of the active SparkContext's JVM, if pyspark is loaded and launched one."""
     import sys
 
     pyspark = sys.modules.get("pyspark")
     gateway = getattr(getattr(pyspark, "SparkContext", None), "_gateway", None) if pyspark else None
-    proc = getattr(gateway, "proc", None)
+    return getattr(gateway, "proc", None)
+
+
+def kill_active_jvm() -> None:
+    """Kill the JVM of the active SparkContext, if any (safe from any thread)."""
+    proc = _active_jvm()
     if proc is not None and proc.poll() is None:
         proc.kill()
 
@@ -50,10 +56,33 @@ def kill_jvm(sc) -> None:
     SparkContext._active_spark_context = None  # type: ignore[attr-defined]
 
 
+def jvm_exit_code() -> int | None:
+    """How the active SparkContext's JVM ended (negative: killed by that signal), None while it runs
+    (or when there is none)."""
+    proc = _active_jvm()
+    return None if proc is None else proc.poll()
+
+
+def jvm_died(code: int) -> str:
+    """The reason to report when the JVM ended under us: py4j then only says that some name "does
+    not exist in the JVM" or that the connection was refused, which tells nobody anything."""
+    from .resources import MIB, memory_limit_bytes
+
+    if code in (-signal.SIGKILL, 128 + signal.SIGKILL):
+        return (f"the Spark JVM was killed (SIGKILL) while training, most likely by the kernel's out-of-memory "
+                f"killer: this host's memory limit is {memory_limit_bytes() // MIB} MiB. Train on an instance "
+                "with more memory, or on fewer purchase lines")
+    return f"the Spark JVM ended with exit code {code} while training (its log is on stderr above)"
+
+
 def describe_error(exc: BaseException, limit: int = 900) -> str:
     """A person's one-line reason for a failure, taken while the JVM is still alive: for a Java
     exception the root cause's class and message (e.g. "IllegalArgumentException: requirement failed:
-    Ratings MUST NOT be Infinity"), never a call into a JVM that is already gone."""
+    Ratings MUST NOT be Infinity"), never a call into a JVM that is already gone; if the JVM itself
+    has ended (e.g. killed for memory), that."""
+    code = jvm_exit_code()
+    if code is not None:
+        return f"{jvm_died(code)} ({type(exc).__name__}: {exc})"[:limit]
     java = getattr(exc, "java_exception", None)
     if java is None:
         return f"{type(exc).__name__}: {exc}"[:limit]
