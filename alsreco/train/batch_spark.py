@@ -51,9 +51,8 @@ class Shared:
 
 @dataclass
 class Slice:
-    """Customers [start, stop) of the model: their ids, factor rows and purchase rows (CSR)."""
+    """A contiguous range of the model's customers: their ids, factor rows and purchase rows (CSR)."""
 
-    start: int
     customer_ids: np.ndarray
     user_factors: np.ndarray
     indptr: np.ndarray  # from 0
@@ -106,7 +105,7 @@ def cut(customers: int, slices: int) -> list[tuple[int, int]]:
 def _slice(model: Model, a: int, b: int) -> Slice:
     p = model.purchases
     lo, hi = int(p.indptr[a]), int(p.indptr[b])
-    return Slice(a, np.asarray(model.customer_ids[a:b]), np.asarray(model.user_factors[a:b], dtype=np.float32),
+    return Slice(np.asarray(model.customer_ids[a:b]), np.asarray(model.user_factors[a:b], dtype=np.float32),
                  np.asarray(p.indptr[a:b + 1], dtype=np.int64) - lo, np.asarray(p.indices[lo:hi], dtype=np.int32))
 
 

@@ -2,9 +2,9 @@
 
 - pandas (`inputs/read.py`, `ratings.py`): local inputs up to `pandas_limit` bytes on one host. Precise
   line numbers in errors, no JVM before bad data is rejected, and faster than Spark on one host
-  (2 cores: 1M lines, 86 MB, `train` 29 s against 71 s on the Spark path; 10M lines, 882 MB, 133 s
-  against 393 s), at ~4-6x the CSV's size in driver memory while reading (882 MB -> 3.2 GB peak,
-  1.2 GB kept for the evaluation split), before the JVM starts.
+  (`make bench-train`, 2 cores, one run: 1M lines, 86 MB, `train` 15 s against 37 s on the Spark
+  path; 10M lines, 882 MB, 101 s against 147 s), at ~4-6x the CSV's size in driver memory while
+  reading (882 MB -> 3.2 GB peak, 1.2 GB kept for the evaluation split), before the JVM starts.
 - Spark (`inputs/spark_read.py`, `spark_ratings.py`): larger inputs, an `input_uri`, or the job's
   own multi-host cluster. Nothing proportional to the number of purchase
   lines reaches the driver; only what the model holds (ids, rating pairs, per-product and
