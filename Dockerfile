@@ -31,6 +31,9 @@ RUN mkdir -p /usr/share/man/man1 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt/* /var/log/dpkg.log \
       /usr/share/doc/* /usr/share/man/* /usr/share/info/*
 
+# MALLOC_ARENA_MAX: glibc gives every thread of a busy process its own malloc arena (up to 8 per
+# core, each holding freed memory); two per process keep the JVMs' native memory near their heaps
+# on a small leader host (cluster/sizing.py).
 ENV JAVA_HOME=/usr/lib/jvm/java-17 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
@@ -38,6 +41,7 @@ ENV JAVA_HOME=/usr/lib/jvm/java-17 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MALLOC_ARENA_MAX=2 \
     ALSRECO_SPEC_FILE=/opt/program/als_spec.json
 
 # Pinned runtime dependencies first: this layer is reused until requirements.txt changes.

@@ -167,6 +167,33 @@ def _parse(files: Mapping[str, str]) -> dict[str, int]:
             "limit_hits": hits}
 
 
+# Which process of an alsreco container is which (first match of its command line).
+_ROLES = (("executor JVM", "CoarseGrainedExecutorBackend"), ("driver JVM", "SparkSubmit"),
+          ("master JVM", "deploy.master.Master"), ("worker JVM", "deploy.worker.Worker"),
+          ("Python workers", "pyspark.daemon"), ("Python workers", "pyspark/worker"),
+          ("Python driver", "train"))
+
+
+def role_of(cmdline: str) -> str:
+    return next((role for role, mark in _ROLES if mark in cmdline), "other")
+
+
+def process_rss(cgroup: Path) -> dict[str, int]:
+    """Resident memory (bytes) of the cgroup's processes, summed by `role_of` (host /proc)."""
+    out: dict[str, int] = {}
+    procs = cgroup / "cgroup.procs"
+    for pid in procs.read_text().split() if procs.is_file() else ():
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue  # exited between the listing and the read
+        rss = next((int(ln.split()[1]) * 1024 for ln in status.splitlines() if ln.startswith("VmRSS:")), 0)
+        role = role_of(cmd)
+        out[role] = out.get(role, 0) + rss
+    return out
+
+
 _NAMES = ("memory.stat", _V1, "memory.usage_in_bytes", "memory.failcnt", _V2, "memory.current", "memory.events")
 _EXEC = ("for f in " + " ".join(_NAMES) + "; do for d in /sys/fs/cgroup/memory /sys/fs/cgroup; do "
          "[ -f $d/$f ] && { echo \"== $f\"; cat $d/$f; break; }; done; done")
@@ -188,6 +215,8 @@ class MemorySampler:
         self.source = f"host cgroup {self.dir}" if self.dir else "docker exec cat /sys/fs/cgroup/..."
         self.peaks = {"usage": 0, "peak": 0, "working_set": 0, "anon": 0, "limit_hits": 0}
         self.samples = 0
+        self.roles: dict[str, int] = {}  # peak RSS by process role (host /proc; empty without it)
+        self.at_peak: dict[str, int] = {}  # RSS by role in the sample with the highest anonymous memory
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"mem-{name}", daemon=True)
 
@@ -209,8 +238,19 @@ class MemorySampler:
                 now = {}  # the container (or its cgroup) is gone
             if now.get("usage"):
                 self.samples += 1
+                if self.dir is not None:
+                    self._roles(now.get("anon", 0) >= self.peaks["anon"])
                 self.peaks = {k: max(v, now.get(k, 0)) for k, v in self.peaks.items()}
             self._stop.wait(self.interval)
+
+    def _roles(self, new_peak: bool) -> None:
+        try:
+            by_role = process_rss(self.dir)
+        except OSError:
+            return
+        self.roles = {r: max(self.roles.get(r, 0), v) for r, v in {**self.roles, **by_role}.items()}
+        if new_peak and by_role:
+            self.at_peak = by_role
 
     def start(self) -> "MemorySampler":
         self._thread.start()
@@ -222,4 +262,6 @@ class MemorySampler:
         p = self.peaks
         return {"peak_mb": round(p["peak"] / MB, 1), "peak_working_set_mb": round(p["working_set"] / MB, 1),
                 "peak_anon_mb": round(p["anon"] / MB, 1), "limit_hits": p["limit_hits"], "samples": self.samples,
-                "source": self.source}
+                "source": self.source,
+                "process_peak_rss_mb": {r: round(v / MB) for r, v in sorted(self.roles.items())},
+                "rss_at_anon_peak_mb": {r: round(v / MB) for r, v in sorted(self.at_peak.items())}}

@@ -27,6 +27,18 @@ def _memory(r: dict[str, Any]) -> str:
                        for h, m in (r.get("memory") or {}).items())
 
 
+def _processes(s: dict[str, Any]) -> str:
+    lines = []
+    for label, r in s["runs"].items():
+        for host, m in (r.get("memory") or {}).items():
+            peak, at = m.get("process_peak_rss_mb") or {}, m.get("rss_at_anon_peak_mb") or {}
+            if peak:
+                parts = ", ".join(f"{role} {mb:,}" + (f" [{at[role]:,}]" if role in at else "")
+                                  for role, mb in sorted(peak.items(), key=lambda kv: -kv[1]))
+                lines.append(f"- {TITLES.get(label, label)}, {host}: {parts}")
+    return "\n".join(lines)
+
+
 def _tasks(r: dict[str, Any]) -> str:
     t = r.get("tasks")
     if not t:
@@ -81,6 +93,11 @@ def scale_section(s: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
                      f"{r['loadavg_before'][0]} → {(r.get('loadavg_after') or ['–'])[0]}"])
     out.append(_table(["run", "wall", "model + recommendations", "peak memory MB (working set / anon / cgroup)",
                        "tasks", "phases (leader)", "load"], rows) + "\n")
+    procs = _processes(s)
+    if procs:
+        out.append("Resident memory by process, MB (host /proc, every second): each role's peak, and in "
+                   "brackets the same processes at the sample with the host's highest anonymous memory.\n")
+        out.append(procs + "\n")
     for label, r in s["runs"].items():
         for host, text in (r.get("failure") or {}).items():
             out.append(f"{TITLES.get(label, label)}, {host}'s `output/failure`:\n\n```\n{text.strip()[:800]}\n```\n")

@@ -102,19 +102,19 @@ def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: 
     as_of = spark_ratings.as_of_date(frame, hp, last)
     sr = spark_ratings.build(frame, hp, as_of)
     cat = spark_ratings.catalogue(frame, sr, hp, as_of)
-    made: list[spark_ratings.SparkRatings] = []
+    made: list[Callable[[], None]] = []  # the splits' unpersist: their driver arrays are not kept here
 
     def split(protocol: str, start: pd.Timestamp) -> splits.Split | None:
         got = spark_ratings.split_last_basket(frame, hp, as_of) if protocol == "last_basket" \
             else spark_ratings.split(frame, hp, start)
         if got is None:
             return None
-        made.append(got[0])
+        made.append(got[0].unpersister())
         return splits.Split(got[0].ratings, got[1], got[2], got[0].frame, got[3] if len(got) > 3 else {})
 
     def release() -> None:
-        for s in [sr, *made]:
-            s.unpersist()
+        for unpersist in [sr.unpersister(), *made]:
+            unpersist()
         spark_read.release(spark)
 
     return Prepared(report, as_of, sr.ratings, cat, str(first), str(last), split, sr.frame, release)

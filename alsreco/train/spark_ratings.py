@@ -9,7 +9,7 @@ point order, Python's string order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -27,8 +27,16 @@ class SparkRatings:
     products: Any  # (product, item) index table
 
     def unpersist(self) -> None:
-        for frame in (self.frame, self.customers, self.products):
-            frame.unpersist()
+        self.unpersister()()
+
+    def unpersister(self) -> Callable[[], None]:
+        """A function that unpersists the Spark frames, holding them but not the driver's arrays."""
+        frames = (self.frame, self.customers, self.products)
+
+        def unpersist() -> None:
+            for frame in frames:
+                frame.unpersist()
+        return unpersist
 
 
 def _micros(ts: pd.Timestamp) -> int:
@@ -96,11 +104,29 @@ def build(frame, hp: dict[str, Any], as_of: pd.Timestamp) -> SparkRatings:
         raise ValueError(f"unknown ranking_type {kind!r}")
     pairs = (agg.select("user", "item", rating.cast("float").alias("rating"))
              .persist(StorageLevel.MEMORY_AND_DISK))
-    local = pairs.toPandas().sort_values(["user", "item"], kind="stable")
-    ratings = Ratings(customer_ids=customer_ids, product_ids=product_ids,
-                      user=local["user"].to_numpy(np.int32), item=local["item"].to_numpy(np.int32),
-                      rating=local["rating"].to_numpy(np.float32))
+    user, item, rating = collect_pairs(pairs)
+    ratings = Ratings(customer_ids=customer_ids, product_ids=product_ids, user=user, item=item, rating=rating)
     return SparkRatings(ratings, pairs, customers, products)
+
+
+def collect_pairs(pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user int32, item int32, rating float32) of a (user, item, rating) DataFrame, sorted by
+    (user, item) for the Purchases CSR. The Arrow batches are copied into arrays of their final type
+    and let go before the sort, which reorders through one permutation: at most the batches plus the
+    arrays (~2x 12 bytes per pair) are held at once, not pandas' frame, sorted copy and keys."""
+    batches = pairs._collect_as_arrow()  # what toPandas() reads, without the pandas frame
+    n = sum(b.num_rows for b in batches)
+    user, item, rating = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float32)
+    at = 0
+    while batches:
+        b = batches.pop(0)
+        end = at + b.num_rows
+        for out, name in ((user, "user"), (item, "item"), (rating, "rating")):
+            out[at:end] = b.column(name).to_numpy(zero_copy_only=False)
+        at = end
+        del b
+    order = np.argsort(user.astype(np.int64) << 32 | item)
+    return user[order], item[order], rating[order]
 
 
 def _by_index(frame, table, key: str, index: str, n: int, value: str, fill) -> np.ndarray:

@@ -63,3 +63,33 @@ def test_report_rows_say_met_not_met_or_not_measured():
     assert rows[0][-1] == "not measured" and "2,000,000 lines" in rows[0][1]
     text, rows = report_scale.scale_section(None)
     assert rows == [] and "make bench-scale" in text
+
+
+def test_processes_are_told_apart_by_command_line(tmp_path):
+    java = "/usr/lib/jvm/java-17/bin/java -cp /x -Xmx921M "
+    assert dockerkit.role_of(java + "org.apache.spark.executor.CoarseGrainedExecutorBackend --driver-url x") \
+        == "executor JVM"
+    assert dockerkit.role_of(java + "org.apache.spark.deploy.SparkSubmit pyspark-shell") == "driver JVM"
+    assert dockerkit.role_of(java + "org.apache.spark.deploy.master.Master --host algo-1") == "master JVM"
+    assert dockerkit.role_of(java + "org.apache.spark.deploy.worker.Worker --host algo-1") == "worker JVM"
+    assert dockerkit.role_of("/opt/venv/bin/python -m pyspark.daemon") == "Python workers"
+    assert dockerkit.role_of("/opt/venv/bin/python /opt/venv/bin/train") == "Python driver"
+    assert dockerkit.role_of("/usr/bin/tini -- serve") == "other"
+    # a cgroup's process list: this test's own process (a real /proc entry) and one that has exited
+    import os
+    (tmp_path / "cgroup.procs").write_text(f"{os.getpid()}\n999999999\n")
+    rss = dockerkit.process_rss(tmp_path)
+    assert list(rss) == [dockerkit.role_of(open(f"/proc/{os.getpid()}/cmdline").read().replace("\0", " "))]
+    assert 10 * 2**20 < sum(rss.values()) < 8 * 2**30
+
+
+def test_report_lists_memory_by_process():
+    doc = _doc(40_000_000, False)
+    doc["runs"]["two_hosts"]["memory"]["algo-1"] = {
+        **doc["runs"]["two_hosts"]["memory"]["algo-1"],
+        "process_peak_rss_mb": {"driver JVM": 900, "executor JVM": 1200, "Python driver": 400},
+        "rss_at_anon_peak_mb": {"driver JVM": 850, "executor JVM": 1200}}
+    text, _ = report_scale.scale_section(doc)
+    assert "- 2 hosts (algo-1 + algo-2), algo-1: executor JVM 1,200 [1,200], driver JVM 900 [850], " \
+           "Python driver 400" in text
+    assert "algo-2: " not in text.split("Resident memory by process")[1].split("```")[0]

@@ -114,8 +114,23 @@ def test_the_driver_gets_one_executor_per_host_sized_from_the_smallest_worker():
     assert conf["spark.executor.cores"] == "2" and conf["spark.executor.memory"] == "6000m"
     assert conf["spark.cores.max"] == "4" and conf["spark.default.parallelism"] == "4"
     assert conf["spark.scheduler.minRegisteredResourcesRatio"] == "1.0"
+    assert conf["spark.driver.memory"] == "2560m"  # a quarter of the leader's 10 GiB
+    assert conf["spark.shuffle.io.preferDirectBufs"] == "false" and conf["spark.executorEnv.MALLOC_ARENA_MAX"]
     with pytest.raises(AlgorithmError):
         sizing.driver_conf(rc, {"workers": []}, None, 1)
+
+
+def test_the_leaders_worker_offers_less_since_the_driver_shares_its_host():
+    three_gib = 3 * 1024 ** 3
+    assert sizing.worker_resources(2, three_gib) == (2, 1382)
+    assert sizing.worker_resources(2, three_gib, leader=True) == (2, 921)
+    assert sizing.worker_resources(0, 1024 ** 3, leader=True) == (1, sizing.MIN_EXECUTOR_MB)
+    # on equal 3 GiB hosts the leader's JVMs stay within 60 % of its memory (the rest: Python, daemons)
+    state = {"workers": [{"host": "algo-1", "cores": 2, "memory": 921, "state": "ALIVE"},
+                         {"host": "algo-2", "cores": 2, "memory": 1382, "state": "ALIVE"}]}
+    conf = sizing.driver_conf(config.ResourceConfig("algo-1", ("algo-1", "algo-2"), "eth0"), state, None, three_gib)
+    heaps = int(conf["spark.driver.memory"][:-1]) + int(conf["spark.executor.memory"][:-1])
+    assert conf["spark.executor.memory"] == "921m" and heaps <= 0.6 * 3072
 
 
 def test_session_config_on_a_cluster_uses_fixed_ports_and_the_leaders_settings(tmp_path):

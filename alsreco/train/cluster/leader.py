@@ -52,7 +52,7 @@ class Leader:
         self.addresses[self.rc.leader] = resolve(self.rc.leader, deadline)
         self.server = serve_status(self.status, bind_ip or "0.0.0.0")
         self.daemons.append(start_master(self.rc.leader, bind_ip, self.spark_home, self.daemon_memory))
-        cores, memory_mb = worker_resources(resources.cpu_count(), resources.memory_limit_bytes())
+        cores, memory_mb = worker_resources(resources.cpu_count(), resources.memory_limit_bytes(), leader=True)
         self.daemons.append(start_worker(self.rc.leader, f"spark://{self.rc.leader}:{MASTER_PORT}", bind_ip,
                                          cores, memory_mb, self.spark_home, self.daemon_memory))
         state = self.wait_for_workers(deadline)

@@ -1,4 +1,11 @@
-"""How much each host offers to executors, and the leader's driver settings."""
+"""How much each host offers to executors, and the leader's driver settings.
+
+The leader's host runs the driver JVM, the Python driver, the master and its own worker's executor,
+so it offers its executor less than a host that only runs a worker; executors are sized from the
+smallest offer (standalone Spark gives every executor of a job the same memory). Measured by
+`make bench-scale` (40M lines, two `--memory 3g` hosts): with 0.45 offered on every host and 0.35
+for the driver, the leader's JVMs alone outgrew 3 GB and the kernel killed its executor.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -8,13 +15,21 @@ from ..spark.ports import MASTER_PORT
 from .config import ResourceConfig
 from .network import alive_workers
 
-WORKER_MEMORY_FRACTION = 0.45    # each host offers this much memory to its executor
-LEADER_DRIVER_FRACTION = 0.35    # the leader's driver (data loading, factors) gets this
+WORKER_MEMORY_FRACTION = 0.45    # a host that only runs a worker offers this much to its executor
+LEADER_WORKER_FRACTION = 0.30    # the leader's worker: the driver shares its host
+LEADER_DRIVER_FRACTION = 0.25    # the leader's driver JVM heap (the Python driver needs room too)
+MIN_EXECUTOR_MB = 512
+
+MIN_DRIVER_MB = 512
+# Memory the heap sizes do not bound: Netty's direct buffers (kept on the heap instead) and glibc's
+# per-thread malloc arenas (two per process on executors; the image sets the same for its processes).
+MALLOC_ARENA_MAX = "2"
 
 
-def worker_resources(cores: int, memory_bytes: int) -> tuple[int, int]:
-    """(cores, MiB) a host's worker offers to executors."""
-    return max(1, cores), max(512, int(memory_bytes * WORKER_MEMORY_FRACTION / (1024 * 1024)))
+def worker_resources(cores: int, memory_bytes: int, leader: bool = False) -> tuple[int, int]:
+    """(cores, MiB) a host's worker offers to executors (less on the leader's host)."""
+    fraction = LEADER_WORKER_FRACTION if leader else WORKER_MEMORY_FRACTION
+    return max(1, cores), max(MIN_EXECUTOR_MB, int(memory_bytes * fraction / (1024 * 1024)))
 
 
 def driver_conf(rc: ResourceConfig, state: Mapping[str, Any], bind_address: str | None,
@@ -30,9 +45,12 @@ def driver_conf(rc: ResourceConfig, state: Mapping[str, Any], bind_address: str 
         "spark.master": f"spark://{rc.leader}:{MASTER_PORT}",
         "spark.driver.host": rc.leader,
         "spark.driver.bindAddress": bind_address or "0.0.0.0",
-        "spark.driver.memory": f"{max(1024, int(memory_bytes * LEADER_DRIVER_FRACTION / (1024 * 1024)))}m",
+        "spark.driver.memory": f"{max(MIN_DRIVER_MB, int(memory_bytes * LEADER_DRIVER_FRACTION / (1024 * 1024)))}m",
         "spark.executor.cores": str(cores),
         "spark.executor.memory": f"{memory_mb}m",
+        "spark.executorEnv.MALLOC_ARENA_MAX": MALLOC_ARENA_MAX,
+        "spark.shuffle.io.preferDirectBufs": "false",
+        "spark.network.io.preferDirectBufs": "false",
         "spark.cores.max": str(total),
         "spark.default.parallelism": str(max(2, total)),
         "spark.sql.shuffle.partitions": str(max(2, total)),

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 DRIVER_MEMORY_FRACTION = 0.6
 SMALL_DATA_RATINGS = 2_000_000
 # A large thread stack: without a shared checkpoint directory (on a cluster) ALS lineage grows
-# with every iteration and task (de)serialisation recurses through all of it.
-JAVA_OPTIONS = "-XX:+UseParallelGC -Xss32m -Dlog4j2.level=warn"
+# with every iteration and task (de)serialisation recurses through all of it. NIO keeps a direct
+# buffer per thread as large as the largest socket write unless capped (off-heap, outside -Xmx).
+JAVA_OPTIONS = "-XX:+UseParallelGC -Xss32m -Dlog4j2.level=warn -Djdk.nio.maxCachedBufferSize=262144"
 
 
 def session_config(paths: Paths, settings: Settings, ratings: int | None = None) -> dict[str, str]:
