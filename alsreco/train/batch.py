@@ -9,7 +9,6 @@ The text is what `csv.writer` wrote before: `\\r\\n` line ends, minimal quoting,
 """
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -66,12 +65,6 @@ class BlockWriter:
         self.customers = csv_fields(customer_ids)
         self.products = csv_fields(product_ids)
         self.reasons = pa.array([r + EOL for r in REASONS])
-
-    def with_customers(self, customer_ids: np.ndarray) -> "BlockWriter":
-        """A writer for other customers with the same product fields (converted once)."""
-        other = copy.copy(self)
-        other.customers = csv_fields(customer_ids)
-        return other
 
     def lines(self, ranked: Ranked) -> pa.Buffer:
         if not len(ranked):

@@ -81,8 +81,7 @@ def write_recommendations(spark, model: Model, path: Path, cells: int = BLOCK_CE
         rdd = sc.parallelize([_slice(model, a, b) for a, b in parts], len(parts)) if parts else sc.emptyRDD()
         # every slice at once on every executor core, kept on the executors; then streamed back
         # in order (toLocalIterator alone would run one slice at a time)
-        scored = rdd.mapPartitions(lambda it: score_slices(broadcast.value, it)) \
-            .persist(StorageLevel.MEMORY_AND_DISK)
+        scored = rdd.flatMap(lambda one: score_slice(broadcast.value, one)).persist(StorageLevel.MEMORY_AND_DISK)
         scored.count()
         rows = write_csv_blocks(path, HEADER, scored.toLocalIterator())
     finally:
@@ -109,21 +108,15 @@ def _slice(model: Model, a: int, b: int) -> Slice:
                  np.asarray(p.indptr[a:b + 1], dtype=np.int64) - lo, np.asarray(p.indices[lo:hi], dtype=np.int32))
 
 
-def score_slices(shared: Shared, slices: Iterator[Slice]) -> Iterator[tuple[bytes, int]]:
-    """(CSV text, rows) per block of each slice, in customer order (runs in an executor task)."""
-    writer = None
-    for s in slices:
-        n = len(s.customer_ids)
-        bought = Purchases(s.indptr, s.indices, np.ones(len(s.indices), dtype=np.float32),
-                           (n, len(shared.item_factors)))
-        ranker = BlockRanker(s.user_factors, shared.item_factors, bought, shared.n, blocked=shared.blocked,
-                             forced=shared.forced, new=shared.new, include_new=shared.include_new,
-                             exclude_purchased=shared.exclude_purchased, cells=shared.cells,
-                             max_rows=shared.group)
-        if writer is None:
-            writer = BlockWriter(s.customer_ids, shared.product_ids)
-        else:  # the product fields are converted once per task
-            writer = writer.with_customers(s.customer_ids)
-        for chunk in ranker.blocks(np.arange(n)):
-            ranked = ranker.rank(chunk)
-            yield writer.lines(ranked).to_pybytes(), len(ranked)
+def score_slice(shared: Shared, s: Slice) -> Iterator[tuple[bytes, int]]:
+    """(CSV text, rows) per block of one slice, in customer order (runs in an executor task)."""
+    n = len(s.customer_ids)
+    bought = Purchases(s.indptr, s.indices, np.ones(len(s.indices), dtype=np.float32),
+                       (n, len(shared.item_factors)))
+    ranker = BlockRanker(s.user_factors, shared.item_factors, bought, shared.n, blocked=shared.blocked,
+                         forced=shared.forced, new=shared.new, include_new=shared.include_new,
+                         exclude_purchased=shared.exclude_purchased, cells=shared.cells, max_rows=shared.group)
+    writer = BlockWriter(s.customer_ids, shared.product_ids)
+    for chunk in ranker.blocks(np.arange(n)):
+        ranked = ranker.rank(chunk)
+        yield writer.lines(ranked).to_pybytes(), len(ranked)

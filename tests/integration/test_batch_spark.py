@@ -47,3 +47,29 @@ def test_a_failing_task_fails_the_write_and_leaves_no_file(spark, tmp_path):
     with pytest.raises(Exception, match="matmul"):  # the executor's Python error reaches the leader
         batch_spark.write_recommendations(spark, model, got, slices=2)
     assert not got.exists() and not list(tmp_path.glob(".*"))
+
+
+def test_a_failure_while_the_text_streams_back_leaves_no_file_and_no_cached_slices(spark, tmp_path):
+    """Every task succeeded; then writing the streamed text fails half-way (the file-size limit
+    stands in for a full disk): no file, no temporary file, nothing left persisted in Spark."""
+    import errno
+    import resource
+    import signal
+
+    model = random_model(n_customers=2500)
+    whole = batch.write_recommendations(model, tmp_path / "whole.csv", cells=20_000)
+    size = (tmp_path / "whole.csv").stat().st_size
+    got = tmp_path / "out" / "recommendations.csv"
+    cached = spark.sparkContext._jsc.getPersistentRDDs().size()
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size // 2, limits[1]))
+    try:
+        with pytest.raises(OSError) as err:
+            batch_spark.write_recommendations(spark, model, got, cells=20_000, slices=3)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, old)
+    assert err.value.errno == errno.EFBIG and whole > 0
+    assert not got.exists() and not list(got.parent.glob(".*"))
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached

@@ -125,12 +125,16 @@ def test_the_leaders_worker_offers_less_since_the_driver_shares_its_host():
     assert sizing.worker_resources(2, three_gib) == (2, 1382)
     assert sizing.worker_resources(2, three_gib, leader=True) == (2, 921)
     assert sizing.worker_resources(0, 1024 ** 3, leader=True) == (1, sizing.MIN_EXECUTOR_MB)
-    # on equal 3 GiB hosts the leader's JVMs stay within 60 % of its memory (the rest: Python, daemons)
-    state = {"workers": [{"host": "algo-1", "cores": 2, "memory": 921, "state": "ALIVE"},
-                         {"host": "algo-2", "cores": 2, "memory": 1382, "state": "ALIVE"}]}
-    conf = sizing.driver_conf(config.ResourceConfig("algo-1", ("algo-1", "algo-2"), "eth0"), state, None, three_gib)
+    # on equal 8 GiB hosts the leader's two JVM heaps stay within 55 % of its memory (the rest: their
+    # off-heap memory, the Python driver, the daemons); executors take the leader's smaller offer
+    eight_gib = 8 << 30
+    state = {"workers": [{"host": "algo-1", "cores": 2, "memory": sizing.worker_resources(2, eight_gib, True)[1],
+                          "state": "ALIVE"},
+                         {"host": "algo-2", "cores": 2, "memory": sizing.worker_resources(2, eight_gib)[1],
+                          "state": "ALIVE"}]}
+    conf = sizing.driver_conf(config.ResourceConfig("algo-1", ("algo-1", "algo-2"), "eth0"), state, None, eight_gib)
     heaps = int(conf["spark.driver.memory"][:-1]) + int(conf["spark.executor.memory"][:-1])
-    assert conf["spark.executor.memory"] == "921m" and heaps <= 0.6 * 3072
+    assert conf["spark.executor.memory"] == "2457m" and heaps <= 0.55 * 8192
 
 
 def test_session_config_on_a_cluster_uses_fixed_ports_and_the_leaders_settings(tmp_path):
@@ -219,6 +223,7 @@ def test_the_leader_returns_the_drivers_spark_conf_instead_of_setting_the_enviro
     monkeypatch.setattr(leader, "master_state", lambda host: {"workers": [
         {"host": "algo-1", "cores": 2, "memory": 3000, "state": "ALIVE"},
         {"host": "algo-2", "cores": 4, "memory": 5000, "state": "ALIVE"}]})
+    monkeypatch.setattr(leader.resources, "memory_limit_bytes", lambda: 16 << 30)
     before = dict(os.environ)
     lead = leader.Leader(rc, deadline_s=5)
     conf = lead.start()
@@ -266,3 +271,27 @@ def test_the_leader_runs_the_job_with_the_cluster_in_its_settings(tmp_path, monk
     with pytest.raises(ValueError):
         roles.run_role(paths, settings, boom)
     assert finished[-1] == (False, "ValueError: bad luck")
+
+
+def test_a_small_leader_runs_no_executor_and_waits_only_for_the_other_hosts(monkeypatch):
+    """Under LEADER_EXECUTOR_MIN_BYTES the leader's host keeps its memory for the driver: no worker
+    there, and the cluster is ready once the other hosts' workers have registered."""
+    rc = config.ResourceConfig("algo-1", ("algo-1", "algo-2", "algo-3"), None)
+    started, states = [], iter([
+        {"workers": [{"host": "algo-2", "cores": 2, "memory": 1382, "state": "ALIVE"}]},
+        {"workers": [{"host": "algo-2", "cores": 2, "memory": 1382, "state": "ALIVE"},
+                     {"host": "algo-3", "cores": 2, "memory": 1382, "state": "ALIVE"}]}])
+    monkeypatch.setattr(leader, "POLL", 0.01)
+    monkeypatch.setattr(leader, "resolve", lambda host, deadline: "10.0.0.1")
+    monkeypatch.setattr(leader, "serve_status", lambda st, bind: None)
+    monkeypatch.setattr(leader, "start_master", lambda *a: started.append("master") or _FakeDaemon("master"))
+    monkeypatch.setattr(leader, "start_worker", lambda *a: started.append("worker") or _FakeDaemon("worker"))
+    monkeypatch.setattr(leader, "master_state", lambda host: next(states))
+    monkeypatch.setattr(leader.resources, "memory_limit_bytes", lambda: 3 << 30)
+    assert not sizing.leader_runs_executor(3 << 30) and sizing.leader_runs_executor(6 << 30)
+    lead = leader.Leader(rc, deadline_s=5)
+    conf = lead.start()
+    assert started == ["master"] and lead.worker_hosts == ("algo-2", "algo-3")
+    assert conf["spark.cores.max"] == "4" and conf["spark.executor.memory"] == "1382m"
+    assert conf["spark.driver.memory"] == "768m"
+    lead.close()

@@ -24,7 +24,7 @@ from .network import (
     missing_workers,
     resolve,
 )
-from .sizing import driver_conf, worker_resources
+from .sizing import LEADER_EXECUTOR_MIN_BYTES, driver_conf, leader_runs_executor, worker_resources
 from .status import FAILED, RUNNING, STARTING, SUCCEEDED, WAITING, Status, serve_status
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class Leader:
         self.daemons: list[Daemon] = []
         self.server: ThreadingHTTPServer | None = None
         self.addresses: dict[str, str] = {}
+        self.worker_hosts = rc.hosts  # the hosts whose workers the job waits for
 
     def start(self) -> dict[str, str]:
         """Form the cluster; return the driver's Spark settings (master included)."""
@@ -52,9 +53,15 @@ class Leader:
         self.addresses[self.rc.leader] = resolve(self.rc.leader, deadline)
         self.server = serve_status(self.status, bind_ip or "0.0.0.0")
         self.daemons.append(start_master(self.rc.leader, bind_ip, self.spark_home, self.daemon_memory))
-        cores, memory_mb = worker_resources(resources.cpu_count(), resources.memory_limit_bytes(), leader=True)
-        self.daemons.append(start_worker(self.rc.leader, f"spark://{self.rc.leader}:{MASTER_PORT}", bind_ip,
-                                         cores, memory_mb, self.spark_home, self.daemon_memory))
+        memory = resources.memory_limit_bytes()
+        if leader_runs_executor(memory):
+            cores, memory_mb = worker_resources(resources.cpu_count(), memory, leader=True)
+            self.daemons.append(start_worker(self.rc.leader, f"spark://{self.rc.leader}:{MASTER_PORT}", bind_ip,
+                                             cores, memory_mb, self.spark_home, self.daemon_memory))
+        else:
+            self.worker_hosts = tuple(h for h in self.rc.hosts if h != self.rc.leader)
+            log.info("the leader's host runs no executor: its %d MiB (under %d MiB) go to the driver",
+                     memory >> 20, LEADER_EXECUTOR_MIN_BYTES >> 20)
         state = self.wait_for_workers(deadline)
         conf = {**cluster_spark_settings(JAVA_OPTIONS),
                 **driver_conf(self.rc, state, bind_ip, resources.memory_limit_bytes())}
@@ -65,7 +72,7 @@ class Leader:
 
     def wait_for_workers(self, deadline: float) -> dict[str, Any]:
         last_error = "the master's web UI has not answered yet"
-        missing = list(self.rc.hosts)
+        missing = list(self.worker_hosts)
         next_log = 0.0
         while True:
             for d in self.daemons:
@@ -76,7 +83,7 @@ class Leader:
                 state = master_state(self.rc.leader)
                 if self.status.snapshot()["state"] == STARTING:
                     self.status.set(WAITING)  # the master answers: workers may register now
-                missing = missing_workers(state, self.rc.hosts, self.addresses)
+                missing = missing_workers(state, self.worker_hosts, self.addresses)
                 if not missing:
                     return state
                 last_error = f"no worker registered yet from {missing}"

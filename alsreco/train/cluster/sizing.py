@@ -1,10 +1,13 @@
 """How much each host offers to executors, and the leader's driver settings.
 
-The leader's host runs the driver JVM, the Python driver, the master and its own worker's executor,
-so it offers its executor less than a host that only runs a worker; executors are sized from the
-smallest offer (standalone Spark gives every executor of a job the same memory). Measured by
-`make bench-scale` (40M lines, two `--memory 3g` hosts): with 0.45 offered on every host and 0.35
-for the driver, the leader's JVMs alone outgrew 3 GB and the kernel killed its executor.
+The leader's host runs the driver JVM, the Python driver and the master besides its own worker's
+executor, so it offers its executor less than a host that only runs a worker, and none below
+LEADER_EXECUTOR_MIN_BYTES; executors are sized from the smallest offer (standalone Spark gives every
+executor of a job the same memory). Measured by `make bench-scale` (40M lines, 15M ratings, two
+`--memory 3g` hosts), resident memory on the leader's host once the ratings were collected: master
+181 MB + worker 172 MB + driver JVM 830 MB (heap 768m) + Python driver 470-620 MB + executor JVM
+1,231 MB (heap 921m): over 3 GB, and the kernel killed the executor. Without an executor there the
+same leader needs ~1.7 GB.
 """
 from __future__ import annotations
 
@@ -19,11 +22,16 @@ WORKER_MEMORY_FRACTION = 0.45    # a host that only runs a worker offers this mu
 LEADER_WORKER_FRACTION = 0.30    # the leader's worker: the driver shares its host
 LEADER_DRIVER_FRACTION = 0.25    # the leader's driver JVM heap (the Python driver needs room too)
 MIN_EXECUTOR_MB = 512
+LEADER_EXECUTOR_MIN_BYTES = 6 << 30  # a smaller leader's host runs no executor: it holds the driver
 
 MIN_DRIVER_MB = 512
 # Memory the heap sizes do not bound: Netty's direct buffers (kept on the heap instead) and glibc's
 # per-thread malloc arenas (two per process on executors; the image sets the same for its processes).
 MALLOC_ARENA_MAX = "2"
+
+
+def leader_runs_executor(memory_bytes: int) -> bool:
+    return memory_bytes >= LEADER_EXECUTOR_MIN_BYTES
 
 
 def worker_resources(cores: int, memory_bytes: int, leader: bool = False) -> tuple[int, int]:
