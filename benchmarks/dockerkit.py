@@ -15,6 +15,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from . import common
+
 MB = 1024 * 1024
 
 
@@ -185,12 +187,10 @@ def process_rss(cgroup: Path) -> dict[str, int]:
     for pid in procs.read_text().split() if procs.is_file() else ():
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue  # exited between the listing and the read
-        rss = next((int(ln.split()[1]) * 1024 for ln in status.splitlines() if ln.startswith("VmRSS:")), 0)
         role = role_of(cmd)
-        out[role] = out.get(role, 0) + rss
+        out[role] = out.get(role, 0) + common.rss_bytes(int(pid))
     return out
 
 

@@ -1,6 +1,7 @@
 """Training at scale (issue 12): the real image on two 3 GB hosts, and on one, with a generated dataset.
 
-    python -m benchmarks.scale [--smoke]      (env BENCH_SCALE_LINES, default 40,000,000; ALSRECO_BENCH_IMAGE)
+    python -m benchmarks.scale [--smoke] [--runs two_hosts,one_host]
+                               (env BENCH_SCALE_LINES, default 40,000,000; BENCH_SCALE_RUNS; ALSRECO_BENCH_IMAGE)
 
 - The image is built under a per-run tag (removed afterwards), or `ALSRECO_BENCH_IMAGE` is used as is.
 - The data: the seeded power-law generator (benchmarks/datagen.py) at BENCH_SCALE_LINES lines with
@@ -12,9 +13,11 @@
   SageMaker runs `instance_count=2` (benchmarks/dockerkit.Hosts: a network of this run's own, a
   resourceconfig.json naming both, the data bind-mounted read-only at the same path in both, i.e.
   FullyReplicated), each container `--memory 3g --memory-swap 3g`; (b) `algo-1` alone, the same limit.
+  `--runs` redoes some of them and keeps the others from the last result file of the same size.
 - Recorded per run: wall time (first `docker run` to the last host's exit), exit codes, OOM kills,
   `output/failure` of each host, per-host peak memory (the container's memory cgroup, see
-  dockerkit.MemorySampler), whether the model and recommendations.csv were written (bytes, lines),
+  dockerkit.MemorySampler, with resident memory by process role), whether the model and
+  recommendations.csv were written (bytes, lines),
   the phase times of the leader's log, and the cluster's task counts (metadata.json `cluster`: the
   driver's status store, per executor).
 """
@@ -190,6 +193,18 @@ def run_hosts(image: str, work: Path, label: str, hosts: tuple[str, ...], data: 
     return res
 
 
+def kept_runs(previous: Path, lines: int, wanted: list[str]) -> dict[str, Any]:
+    """The runs not redone this time, from the last result file when it measured the same size
+    (each keeps its own load and image fields)."""
+    try:
+        last = json.loads(previous.read_text())
+    except (OSError, ValueError):
+        return {}
+    if last.get("lines") != lines:
+        return {}
+    return {label: run for label, run in (last.get("runs") or {}).items() if label in RUNS and label not in wanted}
+
+
 # ----------------------------------------------------------------------------- main
 def _interrupt(signum, frame):  # SIGTERM like ctrl-C: the `finally` blocks remove containers, network, tag
     raise KeyboardInterrupt
@@ -201,8 +216,14 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"purchase lines to generate (env BENCH_SCALE_LINES; default {DEFAULT_LINES:,})")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("BENCH_SCALE_TIMEOUT") or 4 * 3600),
                     help="seconds each run may take before it is stopped (env BENCH_SCALE_TIMEOUT)")
+    ap.add_argument("--runs", default=os.environ.get("BENCH_SCALE_RUNS") or ",".join(RUNS),
+                    help=f"which runs, comma-separated, of {list(RUNS)} (env BENCH_SCALE_RUNS; default all); "
+                         "the others are kept from the last result at the same size")
     args = ap.parse_args(argv)
     lines = SMOKE_LINES if args.smoke else args.lines
+    wanted = [r.strip() for r in args.runs.split(",") if r.strip()]
+    if not wanted or any(r not in RUNS for r in wanted):
+        ap.error(f"--runs: choose from {list(RUNS)}, not {args.runs!r}")
     problem = dockerkit.engine_problem()
     if problem:
         ap.error(f"bench-scale needs a Docker engine: {problem}")
@@ -212,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     image = os.environ.get("ALSRECO_BENCH_IMAGE") or ""
     built = not image
     payload: dict[str, Any] = {"smoke": args.smoke, "lines": lines, "goal": GOAL, "loadavg_start": common.loadavg(),
-                               "hyperparameters": "defaults (evaluation on)", "runs": {}}
+                               "hyperparameters": "defaults (evaluation on)",
+                               "runs": kept_runs(args.results / f"{name}.json", lines, wanted)}
     started = time.monotonic()
     try:
         if built:
@@ -223,16 +245,17 @@ def main(argv: list[str] | None = None) -> int:
                                                                          work / "scale-docker-build.log"), 1)
         payload["image"] = image
         data, payload["data"] = dataset(work, lines)
-        for label, hosts in RUNS.items():
-            payload["runs"][label] = run_hosts(image, work / f"scale-{lines}", label, hosts, data, args.timeout)
+        for label, hosts in ((r, RUNS[r]) for r in wanted):
+            payload["runs"][label] = {**run_hosts(image, work / f"scale-{lines}", label, hosts, data, args.timeout),
+                                      "image": image}
             payload["loadavg_end"] = common.loadavg()
             payload["seconds"] = round(time.monotonic() - started, 1)
             common.write_result(args.results, name, payload)  # after each run: a long run keeps what it has
     finally:
         if built and image:
             dockerkit.remove_image(image)
-    two = payload["runs"]["two_hosts"]
-    payload["goal_met"] = bool(lines >= GOAL["lines"] and two["succeeded"])
+    two = payload["runs"].get("two_hosts") or {}
+    payload["goal_met"] = bool(lines >= GOAL["lines"] and two.get("succeeded"))
     common.write_result(args.results, name, payload)
     return 0
 

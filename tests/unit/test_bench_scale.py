@@ -93,3 +93,16 @@ def test_report_lists_memory_by_process():
     assert "- 2 hosts (algo-1 + algo-2), algo-1: executor JVM 1,200 [1,200], driver JVM 900 [850], " \
            "Python driver 400" in text
     assert "algo-2: " not in text.split("Resident memory by process")[1].split("```")[0]
+
+
+def test_runs_not_redone_are_kept_from_the_last_result_of_the_same_size(tmp_path):
+    import json
+    last = tmp_path / "scale.json"
+    assert scale.kept_runs(last, 40_000_000, ["one_host"]) == {}  # no file yet
+    last.write_text(json.dumps({"lines": 40_000_000, "runs": {"two_hosts": {"wall_seconds": 957},
+                                                              "one_host": {"wall_seconds": 425}}}))
+    assert scale.kept_runs(last, 40_000_000, ["one_host"]) == {"two_hosts": {"wall_seconds": 957}}
+    assert scale.kept_runs(last, 40_000_000, ["two_hosts", "one_host"]) == {}
+    assert scale.kept_runs(last, 5_000_000, ["one_host"]) == {}  # another size: nothing carries over
+    last.write_text("{not json")
+    assert scale.kept_runs(last, 40_000_000, ["one_host"]) == {}

@@ -18,6 +18,17 @@ def test_session_config_is_sized_to_the_machine(tmp_path):
     assert conf["spark.ui.enabled"] == "false"
 
 
+def test_the_driver_heap_leaves_room_for_python_on_small_hosts():
+    gib = 1 << 30
+    assert session.driver_heap_mb(24 * gib) == int(24 * 1024 * session.DRIVER_MEMORY_FRACTION)
+    assert session.driver_heap_mb(3 * gib) == 3072 - 1792  # not 60 % (1,843m): the kernel killed that JVM
+    assert session.driver_heap_mb(2 * gib) == 1024  # the floor
+    for gb in (3, 4, 4.375, 5, 8):  # the smaller of the fraction and all but the reserve
+        heap = session.driver_heap_mb(int(gb * gib))
+        assert heap <= gb * 1024 * session.DRIVER_MEMORY_FRACTION and heap <= gb * 1024 - 1792
+        assert heap >= min(gb * 1024 * session.DRIVER_MEMORY_FRACTION, gb * 1024 - 1792) - 1
+
+
 def test_settings_override_master_and_driver_memory(tmp_path):
     env = {"TMPDIR": str(tmp_path), "SPARK_MASTER": "spark://h:7077", "ALSRECO_DRIVER_MEMORY": "2g"}
     conf = session.session_config(Paths(tmp_path), Settings.from_env(env))

@@ -71,7 +71,8 @@ def jvm_died(code: int) -> str:
     if code in (-signal.SIGKILL, 128 + signal.SIGKILL):
         return (f"the Spark JVM was killed (SIGKILL) while training, most likely by the kernel's out-of-memory "
                 f"killer: this host's memory limit is {memory_limit_bytes() // MIB} MiB. Train on an instance "
-                "with more memory, or on fewer purchase lines")
+                "with more memory, on several instances (instance_count 2 or more: the data and the fit spread "
+                "over them), or on fewer purchase lines")
     return f"the Spark JVM ended with exit code {code} while training (its log is on stderr above)"
 
 
