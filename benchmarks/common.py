@@ -63,6 +63,15 @@ def _first_line(cmd: list[str]) -> str:
         return ""
 
 
+def git_commit() -> str:
+    """This checkout's short commit, "+changes" when its tracked files differ from it ("" outside git)."""
+    head = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    if not head or " " in head:  # not a repository (git's message instead of a hash)
+        return ""
+    changed = _first_line(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    return head + ("+changes" if changed else "")
+
+
 def machine_info() -> dict[str, Any]:
     cpu = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():

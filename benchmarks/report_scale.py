@@ -93,6 +93,11 @@ def scale_section(s: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
                      f"{r['loadavg_before'][0]} → {(r.get('loadavg_after') or ['–'])[0]}"])
     out.append(_table(["run", "wall", "model + recommendations", "peak memory MB (working set / anon / cgroup)",
                        "tasks", "phases (leader)", "load"], rows) + "\n")
+    builds = {label: f"{r['image']} from {r.get('commit') or 'an unrecorded commit'}"
+              for label, r in s["runs"].items() if r.get("image")}
+    if len(set(builds.values())) > 1:  # runs kept from an earlier `--runs`
+        out.append("Runs from different builds: " + "; ".join(f"{TITLES.get(k, k)}: {v}" for k, v in builds.items())
+                   + ".\n")
     procs = _processes(s)
     if procs:
         out.append("Resident memory by process, MB (host /proc, every second): each role's peak, and in "

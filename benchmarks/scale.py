@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                                "hyperparameters": "defaults (evaluation on)",
                                "runs": kept_runs(args.results / f"{name}.json", lines, wanted)}
     started = time.monotonic()
+    commit = common.git_commit()
     try:
         if built:
             image = f"alsreco:{dockerkit.unique('bench-scale')}"
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         data, payload["data"] = dataset(work, lines)
         for label, hosts in ((r, RUNS[r]) for r in wanted):
             payload["runs"][label] = {**run_hosts(image, work / f"scale-{lines}", label, hosts, data, args.timeout),
-                                      "image": image}
+                                      "image": image, "commit": commit}
             payload["loadavg_end"] = common.loadavg()
             payload["seconds"] = round(time.monotonic() - started, 1)
             common.write_result(args.results, name, payload)  # after each run: a long run keeps what it has

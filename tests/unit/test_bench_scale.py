@@ -106,3 +106,16 @@ def test_runs_not_redone_are_kept_from_the_last_result_of_the_same_size(tmp_path
     assert scale.kept_runs(last, 5_000_000, ["one_host"]) == {}  # another size: nothing carries over
     last.write_text("{not json")
     assert scale.kept_runs(last, 40_000_000, ["one_host"]) == {}
+
+
+def test_runs_from_different_builds_are_named_in_the_report():
+    from benchmarks import common
+    doc = _doc(40_000_000, True)
+    doc["runs"]["one_host"] = {**doc["runs"]["two_hosts"], "image": "img:b", "commit": "bbb"}
+    doc["runs"]["two_hosts"] = {**doc["runs"]["two_hosts"], "image": "img:a"}
+    text, _ = report_scale.scale_section(doc)
+    assert "2 hosts (algo-1 + algo-2): img:a from an unrecorded commit; 1 host (algo-1): img:b from bbb" in text
+    doc["runs"]["two_hosts"].update(image="img:b", commit="bbb")
+    assert "different builds" not in report_scale.scale_section(doc)[0]
+    head = common.git_commit()  # this checkout is a git clone (CI too)
+    assert head.split("+")[0].isalnum() and 7 <= len(head.split("+")[0]) <= 12

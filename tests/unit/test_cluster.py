@@ -247,7 +247,8 @@ def test_the_leader_runs_the_job_with_the_cluster_in_its_settings(tmp_path, monk
             assert (rc.leader, deadline_s, daemon_memory) == ("algo-1", 42.0, "1g")
 
         def start(self):
-            return {"spark.master": "spark://algo-1:7077", "spark.executor.cores": "2", "spark.cores.max": "4"}
+            return {"spark.master": "spark://algo-1:7077", "spark.executor.cores": "2", "spark.cores.max": "4",
+                    "spark.driver.memory": "768m"}
 
         def finish(self, ok, reason=""):
             finished.append((ok, reason))
@@ -262,8 +263,16 @@ def test_the_leader_runs_the_job_with_the_cluster_in_its_settings(tmp_path, monk
     assert roles.run_role(paths, settings, lambda p, s: seen.append(s) or "model") == "model"
     [s] = seen
     assert s.spark_master == "spark://algo-1:7077" and "spark.master" not in s.spark_conf
-    assert s.spark_conf == {"spark.executor.cores": "3", "spark.cores.max": "4"}  # ALSRECO_SPARK_CONF wins
+    assert s.spark_conf == {"spark.executor.cores": "3", "spark.cores.max": "4",  # ALSRECO_SPARK_CONF wins
+                            "spark.driver.memory": "768m"}
     assert finished == [(True, "")]
+    # ALSRECO_DRIVER_MEMORY too: the leader's sizing leaves the driver's memory to it
+    seen.clear()
+    roles.run_role(paths, settings.with_(driver_memory="2g"), lambda p, s: seen.append(s) or "model")
+    assert "spark.driver.memory" not in seen[0].spark_conf
+    conf = session.session_config(paths, seen[0])
+    assert conf["spark.driver.memory"] == "2g"
+    finished.clear()
 
     def boom(p, s):
         raise ValueError("bad luck")

@@ -33,7 +33,8 @@ POLL = 1.0
 
 
 class Leader:
-    """Master + worker + status endpoint on hosts[0]; sets the driver's Spark settings."""
+    """Master + worker (`sizing.leader_runs_executor`) + status endpoint on hosts[0]; sets the driver's
+    Spark settings."""
 
     def __init__(self, rc: ResourceConfig, deadline_s: float, spark_home: str = "", daemon_memory: str = "512m"):
         self.rc = rc

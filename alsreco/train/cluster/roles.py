@@ -33,6 +33,8 @@ def run_role(paths: Paths, settings: Settings, run: Callable[[Paths, Settings], 
     try:
         conf = leader.start()
         master = conf.pop("spark.master")
+        if settings.driver_memory:  # ALSRECO_DRIVER_MEMORY wins over the leader's sizing, as on one host
+            conf.pop("spark.driver.memory", None)
         result = run(paths, settings.with_(spark_master=master, spark_conf={**conf, **settings.spark_conf}))
     except BaseException as exc:
         if isinstance(exc, (Terminated, SigtermInterrupt, KeyboardInterrupt)):  # every host is stopping: no waiting
