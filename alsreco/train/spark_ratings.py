@@ -112,8 +112,9 @@ def build(frame, hp: dict[str, Any], as_of: pd.Timestamp) -> SparkRatings:
 def collect_pairs(pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(user int32, item int32, rating float32) of a (user, item, rating) DataFrame, sorted by
     (user, item) for the Purchases CSR. The Arrow batches are copied into arrays of their final type
-    and let go before the sort, which reorders through one permutation: at most the batches plus the
-    arrays (~2x 12 bytes per pair) are held at once, not pandas' frame, sorted copy and keys."""
+    and let go before the sort, which reorders through one int64 key and permutation: ~32 bytes per
+    pair at the peak (toPandas + sort_values held the Arrow table, the frame, its sorted copy and
+    the sort's index at once)."""
     batches = pairs._collect_as_arrow()  # what toPandas() reads, without the pandas frame
     n = sum(b.num_rows for b in batches)
     user, item, rating = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float32)
