@@ -1,6 +1,7 @@
 """`make bench-scale` at smoke size: the session's image on 2 hosts and on 1 (--memory 3g each), so the
-benchmark cannot rot. Checked: both runs are recorded with wall times and memory peaks, the 2-host
-run wrote a model and recommendations, and nothing of the run is left on the engine."""
+benchmark cannot rot. Checked: both runs are recorded with wall times and memory peaks (by process too), the
+2-host run wrote a model and recommendations with algo-2's executor alone (3 GiB leaders only drive),
+and nothing of the run is left on the engine."""
 from __future__ import annotations
 
 import json
@@ -48,7 +49,13 @@ def test_bench_scale_smoke_records_both_runs(image, tmp_path):
     two = runs["two_hosts"]
     assert two["succeeded"] and two["exit_codes"] == {"algo-1": 0, "algo-2": 0}, two.get("log_tail")
     assert two["model_written"] and two["recommendations"]["lines"] > 1
-    assert set(two["tasks"]["per_host"]) == {"algo-1", "algo-2"} and two["tasks"]["completed"] > 0, two["tasks"]
+    # 3 GiB hosts: the leader only drives (cluster/sizing.LEADER_EXECUTOR_MIN_BYTES), algo-2 computes
+    assert set(two["tasks"]["per_host"]) == {"algo-2"} and two["tasks"]["completed"] > 0, two["tasks"]
+    roles = {h: set(m["process_peak_rss_mb"]) for h, m in two["memory"].items()}
+    assert {"driver JVM", "master JVM", "Python driver"} <= roles["algo-1"], roles
+    assert not roles["algo-1"] & {"executor JVM", "worker JVM"}, roles
+    assert {"executor JVM", "worker JVM"} <= roles["algo-2"] and "driver JVM" not in roles["algo-2"], roles
+    assert "driver JVM" in runs["one_host"]["memory"]["algo-1"]["process_peak_rss_mb"]
     assert two["marks"]["model_written"] > 0
     # The image was given: not rebuilt, not removed; this run's containers and networks are gone.
     assert "building" not in text
