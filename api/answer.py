@@ -1,4 +1,10 @@
-"""The storefront's answer: the endpoint's one prediction, with names, ids and the model version."""
+"""The storefront's answer: the endpoint's one prediction, with names, ids and the model version.
+
+What a shopper's answer holds is about products only: the list, the product ids of their own
+request that the model does not know (`unknown_items`) and, for similar products, the `item_id`.
+Whether a customer id is known to the model (`known`) and the id itself are in staff answers only,
+so an unknown customer, a customer without history and a brand-new account look the same.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +12,8 @@ from typing import Any
 from .endpoint import FAILED, container_message
 from .errors import ApiError
 
-PREDICTION_KEYS = ("customer_id", "item_id", "known", "unknown_items")
+PREDICTION_KEYS = ("item_id", "unknown_items")
+STAFF_KEYS = ("customer_id", "known")
 RECOMMENDATION_KEYS = ("product_id", "name", "score", "reason")
 
 
@@ -20,7 +27,7 @@ def _recommendation(rec: Any) -> dict[str, Any]:
     return out
 
 
-def storefront_answer(data: dict[str, Any], request_id: str) -> dict[str, Any]:
+def storefront_answer(data: dict[str, Any], request_id: str, staff: bool = False) -> dict[str, Any]:
     """`{"request_id", "model_version", "recommendation_id", <prediction>}` from /invocations JSON.
 
     A per-record error of the endpoint (`{"error": ...}` in place of the prediction) is the
@@ -39,6 +46,7 @@ def storefront_answer(data: dict[str, Any], request_id: str) -> dict[str, Any]:
         "model_version": data.get("model_version"),
         "recommendation_id": prediction.get("recommendation_id", data.get("recommendation_id")),
     }
-    answer.update({key: prediction[key] for key in PREDICTION_KEYS if key in prediction})
+    keys = PREDICTION_KEYS + (STAFF_KEYS if staff else ())
+    answer.update({key: prediction[key] for key in keys if prediction.get(key) is not None})
     answer["recommendations"] = [_recommendation(rec) for rec in recommendations]
     return answer

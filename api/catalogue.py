@@ -2,13 +2,13 @@
 
     python -m api.catalogue MODEL_DIR [OUT.json]      (default: stdout)
 
-`catalogue.json` sits next to the page (S3, or the local front): the page searches products by
-name in it and offers sample customers. Built from `product_ids.npy`, `product_names.npy`,
-`product_popularity.npy`, `new_products.npy`, `customer_ids.npy`, `purchases.npz` and
-`metadata.json` only (numpy, no pickle), so it does not depend on the alsreco package.
+`catalogue.json` sits next to the page (S3, or the local front), readable by anyone: the page
+searches products by name in it. It holds products only - never a customer id or anything drawn
+from one customer's purchases. Built from `product_ids.npy`, `product_names.npy`,
+`product_popularity.npy`, `new_products.npy` and `metadata.json` only (numpy, no pickle), so it
+does not depend on the alsreco package.
 
-    {"model_version": "...", "products": [{"id", "name", "popularity", "new"}...] (best sellers first),
-     "customers": ["17850", ...] (the customers with the most purchases)}
+    {"model_version": "...", "products": [{"id", "name", "popularity", "new"}...] (best sellers first)}
 """
 from __future__ import annotations
 
@@ -19,14 +19,12 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_CUSTOMERS = 12
-
 
 def _load(model_dir: Path, name: str) -> np.ndarray:
     return np.load(model_dir / f"{name}.npy", allow_pickle=False)
 
 
-def build(model_dir: Path, sample_customers: int = SAMPLE_CUSTOMERS) -> dict[str, Any]:
+def build(model_dir: Path) -> dict[str, Any]:
     model_dir = Path(model_dir)
     meta_file = model_dir / "metadata.json"
     if not meta_file.is_file():
@@ -38,12 +36,7 @@ def build(model_dir: Path, sample_customers: int = SAMPLE_CUSTOMERS) -> dict[str
     order = sorted(range(len(ids)), key=lambda i: (-int(popularity[i]), str(ids[i])))
     products = [{"id": str(ids[i]), "name": str(names[i]), "popularity": int(popularity[i]), "new": i in new}
                 for i in order]
-    customers = _load(model_dir, "customer_ids")
-    with np.load(model_dir / "purchases.npz", allow_pickle=False) as purchases:
-        bought = np.diff(purchases["indptr"])
-    top = sorted(range(len(customers)), key=lambda i: (-int(bought[i]), str(customers[i])))[:sample_customers]
-    return {"model_version": meta.get("model_version") or meta.get("version"),
-            "products": products, "customers": [str(customers[i]) for i in top]}
+    return {"model_version": meta.get("model_version") or meta.get("version"), "products": products}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,17 @@
 """Lambda entry point for the storefront REST API (API Gateway REST API, Lambda proxy integration).
 
-    POST    /recommendations   {"customer_id": ..., "items": [...], "item_id": ..., "k": ..., ...}
-    OPTIONS /recommendations   CORS preflight
+    POST /recommendations         anyone: {"items": [...]} (this visit), {"item_id": ...} (similar
+                                  products) or {} (best sellers), with k and the rules
+    POST /me/recommendations      signed in: the token's customer (+ this visit's items)
+    POST /staff/recommendations   the staff group: {"customer_id": ...}
+    OPTIONS on each               CORS preflight
 
-`lambda_handler` builds the settings (from the environment) and the boto3 client once, on the
-first request of a container, and keeps them; `Api(settings, client)` is the same thing with
-both passed in (tests, the local front). Every answer is JSON; an error is
-`{"error": "...", "status": N, "request_id": "<aws_request_id>"}` and never contains internals.
+Signed-in routes take the shopper from the authorizer's verified claims (api/identity.py), never
+from the body (api/validate.py refuses identity fields by name). `lambda_handler` builds the
+settings (from the environment) and the boto3 client once, on the first request of a container,
+and keeps them; `Api(settings, client)` is the same thing with both passed in (tests, the local
+front). Every answer is JSON; an error is `{"error": "...", "status": N, "request_id": "<aws_request_id>"}`
+and never contains internals.
 """
 from __future__ import annotations
 
@@ -19,14 +24,17 @@ from .answer import storefront_answer
 from .endpoint import invoke, make_client
 from .errors import ApiError
 from .events import HttpRequest, json_body, parse_event, response
+from .identity import signed_in
 from .settings import ConfigError, Settings
-from .validate import endpoint_request
+from .validate import ME, PUBLIC, STAFF, endpoint_request
 
 log = logging.getLogger("alsreco.api")
 
-ROUTE = "/recommendations"
+ROUTES = {"/recommendations": PUBLIC, "/me/recommendations": ME, "/staff/recommendations": STAFF}
+SIGNED_IN = (ME, STAFF)
 ALLOWED_METHODS = "POST, OPTIONS"
-ALLOWED_HEADERS = "Content-Type, X-Api-Key"
+ALLOWED_HEADERS = "Content-Type, X-Api-Key, Authorization"
+STAFF_ONLY = "staff only: this account may not look up customers"
 PREFLIGHT_MAX_AGE = "600"
 INTERNAL = "internal error; quote the request_id when reporting it"
 
@@ -45,7 +53,7 @@ class Api:
         request: HttpRequest | None = None
         try:
             request = parse_event(event, self.settings.max_body_bytes)
-            status, payload, headers = self.route(request, request_id)
+            status, payload, headers = self.route(request, request_id, event)
         except ApiError as exc:
             status, payload, headers = exc.status, {"error": exc.message, "status": exc.status}, {}
         except Exception:  # noqa: BLE001 - logged with the trace, never shown to the caller
@@ -62,16 +70,25 @@ class Api:
                  request.path if request else "-", status, (time.perf_counter() - started) * 1000, request_id)
         return response(status, payload, headers)
 
-    def route(self, request: HttpRequest, request_id: str) -> tuple[int, Any, dict[str, str]]:
-        if request.path.rstrip("/") != ROUTE:
-            raise ApiError(404, f"no such resource: {request.path}; POST {ROUTE}")
+    def route(self, request: HttpRequest, request_id: str, event: Mapping[str, Any]
+              ) -> tuple[int, Any, dict[str, str]]:
+        path = request.path.rstrip("/")
+        route = ROUTES.get(path)
+        if route is None:
+            raise ApiError(404, f"no such resource: {request.path}; POST {', '.join(ROUTES)}")
         if request.method == "OPTIONS":
             return self.preflight(request)
         if request.method != "POST":
-            raise ApiError(405, f"{request.method} is not allowed on {ROUTE}; use POST")
-        payload = endpoint_request(json_body(request), self.settings)
+            raise ApiError(405, f"{request.method} is not allowed on {path}; use POST")
+        who = signed_in(event, self.settings) if route in SIGNED_IN else None
+        if route == STAFF and not who.staff:
+            log.warning("staff route refused to a non-staff token (sub=%s)", who.subject)
+            raise ApiError(403, STAFF_ONLY)
+        payload = endpoint_request(json_body(request), self.settings, route, who)
+        if route == STAFF:       # an audit line: which staff member looked up which customer
+            log.info("staff lookup: sub=%s customer_id=%s", who.subject, payload["customer_id"])
         data = invoke(self.client, self.settings, payload)
-        return 200, storefront_answer(data, request_id), {}
+        return 200, storefront_answer(data, request_id, staff=route == STAFF), {}
 
     def preflight(self, request: HttpRequest) -> tuple[int, Any, dict[str, str]]:
         origin = request.header("origin")

@@ -15,6 +15,14 @@ container handles a request; every other function takes the Settings object it n
 | `MAX_IDS` | `100` | longest id list (`items`, `exclude_items`, ...) a caller may send |
 | `SAGEMAKER_ENDPOINT_URL` | (AWS) | talk to this URL instead, e.g. a local `serve` (tests, `make web`) |
 | `AWS_REGION` | set by Lambda | region of the runtime client |
+| `CUSTOMER_CLAIM` | `custom:customer_id` | the verified token's claim holding the shopper's customer id |
+| `CUSTOMER_CLAIM_FALLBACK` | `sub` | the claim used when that one is absent; empty = none (401 instead) |
+| `GROUPS_CLAIM` | `cognito:groups` | the claim listing the user's groups |
+| `STAFF_GROUP` | `staff` | members of this group may look up any customer (POST /staff/recommendations) |
+| `TOKEN_ISSUER` | (not checked) | the authorizer's claims must carry this `iss` |
+| `TOKEN_AUDIENCES` | (not checked) | and one of these `aud` / `client_id` (commas); the stack sets both |
+| `OIDC_ISSUER`, `OIDC_AUDIENCES` | | the OIDC token authorizer's (api/authorizer.py) issuer and audiences |
+| `OIDC_JWKS_URL` | (discovered) | its key set; default: `jwks_uri` of the issuer's OpenID configuration |
 """
 from __future__ import annotations
 
@@ -24,6 +32,10 @@ from typing import Mapping
 
 class ConfigError(ValueError):
     """A missing or malformed environment variable (the Lambda cannot start)."""
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in env.get(name, "").split(",") if v.strip())
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, kind=float):
@@ -51,6 +63,12 @@ class Settings:
     max_ids: int = 100
     endpoint_url: str | None = None
     region: str = "us-east-1"
+    customer_claim: str = "custom:customer_id"
+    customer_claim_fallback: str = "sub"
+    groups_claim: str = "cognito:groups"
+    staff_group: str = "staff"
+    token_issuer: str | None = None
+    token_audiences: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -69,6 +87,12 @@ class Settings:
             max_ids=_number(env, "MAX_IDS", 100, 1, 10000, int),
             endpoint_url=env.get("SAGEMAKER_ENDPOINT_URL", "").strip() or None,
             region=env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1",
+            customer_claim=env.get("CUSTOMER_CLAIM", "").strip() or "custom:customer_id",
+            customer_claim_fallback=env.get("CUSTOMER_CLAIM_FALLBACK", "sub").strip(),
+            groups_claim=env.get("GROUPS_CLAIM", "").strip() or "cognito:groups",
+            staff_group=env.get("STAFF_GROUP", "").strip() or "staff",
+            token_issuer=env.get("TOKEN_ISSUER", "").strip() or None,
+            token_audiences=_list(env, "TOKEN_AUDIENCES"),
         )
 
     def cors_origin(self, origin: str | None) -> str | None:
@@ -78,3 +102,25 @@ class Settings:
         if origin and origin.rstrip("/") in self.allowed_origins:
             return origin.rstrip("/")
         return None
+
+
+@dataclass(frozen=True)
+class AuthorizerSettings:
+    """The OIDC token authorizer's configuration (api/authorizer.py)."""
+    issuer: str
+    audiences: tuple[str, ...]
+    jwks_url: str | None = None
+    customer_claim: str = "custom:customer_id"
+    groups_claim: str = "cognito:groups"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "AuthorizerSettings":
+        issuer = env.get("OIDC_ISSUER", "").strip()
+        audiences = _list(env, "OIDC_AUDIENCES")
+        if not issuer.startswith("https://"):
+            raise ConfigError(f"OIDC_ISSUER={issuer!r}: the issuer's https:// URL is required")
+        if not audiences:
+            raise ConfigError("OIDC_AUDIENCES is not set: the audience(s) (client ids) tokens must carry")
+        return cls(issuer=issuer, audiences=audiences, jwks_url=env.get("OIDC_JWKS_URL", "").strip() or None,
+                   customer_claim=env.get("CUSTOMER_CLAIM", "").strip() or "custom:customer_id",
+                   groups_claim=env.get("GROUPS_CLAIM", "").strip() or "cognito:groups")

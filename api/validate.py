@@ -1,38 +1,44 @@
 """Check a storefront request and turn it into the model endpoint's /invocations JSON.
 
-Same vocabulary as the endpoint (README "Requests"), one request at a time, with tighter limits
-for a public API: `k` <= MAX_K, id lists <= MAX_IDS, ids <= 64 characters. Every problem is an
-ApiError(400) whose message starts with the field's name.
+The body is checked against the one request schema (api/request.schema.json, with the
+deployed MAX_K / MAX_IDS), then shaped for its route:
+
+* PUBLIC (`POST /recommendations`, anyone): this visit's `items` (fold-in), `item_id` (similar
+  products) or neither (best sellers). Nothing here reads a stored customer's history.
+* ME (`POST /me/recommendations`, signed in): the token's customer, plus this visit's `items`.
+* STAFF (`POST /staff/recommendations`, the staff group): any `customer_id`.
+
+A field that names a shopper (`customer_id`, `customer_ids`, `user_id`, ...) is refused on the
+first two routes with a 400 naming it: identity comes from the verified token only. Every problem
+is an ApiError(400) whose message starts with the field's name.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
+from . import schema
 from .errors import ApiError
+from .identity import Identity
 from .settings import Settings
 
+PUBLIC, ME, STAFF = "public", "me", "staff"
 MAX_ID_CHARS = 64
 ID_FIELDS = ("customer_id", "item_id")
 LIST_FIELDS = ("items", "exclude_items", "include_items", "candidates")
-FLAG_FIELDS = ("exclude_purchased",)
-SUBJECTS = ("customer_id", "items", "item_id")
-BATCH_FIELDS = {"customer_ids": "one customer per request here; send customer_id",
-                "instances": "one customer per request here; send customer_id",
-                "item_ids": "one product per request here; send item_id"}
+NOT_ON = {ME: ("item_id",), STAFF: ("item_id",)}          # similar products: the public route
+IDENTITY = ("{name}: a request never names a shopper: a signed-in shopper is known by their token "
+            "(POST /me/recommendations); staff look customers up with POST /staff/recommendations")
 
 
 def _id(field: str, value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        raise ApiError(400, f"{field}: must be a string or a number")
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
+    """A schema-valid id as the container's text: 17850.0 -> "17850", spaces stripped."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
             raise ApiError(400, f"{field}: must be a finite number")
-        text = str(int(value)) if float(value).is_integer() else repr(value)
-    elif isinstance(value, str):
-        text = value.strip()
+        text = str(int(value)) if value.is_integer() else repr(value)
     else:
-        raise ApiError(400, f"{field}: must be a string or a number")
+        text = str(value).strip()
     if not text:
         raise ApiError(400, f"{field}: must not be empty")
     if len(text) > MAX_ID_CHARS:
@@ -40,51 +46,45 @@ def _id(field: str, value: Any) -> str:
     return text
 
 
-def _ids(field: str, value: Any, max_ids: int) -> list[str]:
-    if not isinstance(value, list):
-        raise ApiError(400, f"{field}: must be a list of ids")
-    if len(value) > max_ids:
-        raise ApiError(400, f"{field}: at most {max_ids} ids")
-    return [_id(f"{field}[{i}]", v) for i, v in enumerate(value)]
-
-
-def _int(field: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(value, float) and not value.is_integer()):
-        raise ApiError(400, f"{field}: must be an integer")
-    if not low <= value <= high:
-        raise ApiError(400, f"{field}: must be between {low} and {high}")
-    return int(value)
-
-
-def _flag(field: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ApiError(400, f"{field}: must be true or false")
-    return value
-
-
-def _checkers(settings: Settings) -> dict[str, Callable[[str, Any], Any]]:
-    checks: dict[str, Callable[[str, Any], Any]] = {
-        "k": lambda f, v: _int(f, v, 1, settings.max_k),
-        "exclude_popular": lambda f, v: _int(f, v, 0, 1_000_000),
-        "include_new": lambda f, v: _int(f, v, 0, settings.max_k),
-    }
-    checks.update({f: _id for f in ID_FIELDS})
-    checks.update({f: (lambda f, v: _ids(f, v, settings.max_ids)) for f in LIST_FIELDS})
-    checks.update({f: _flag for f in FLAG_FIELDS})
-    return checks
-
-
-def endpoint_request(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The validated /invocations payload for one storefront request."""
-    for name, why in BATCH_FIELDS.items():
+def _refuse_identity(body: dict[str, Any], route: str) -> None:
+    for name, why in schema.batch_fields().items():
         if name in body:
             raise ApiError(400, f"{name}: {why}")
-    checks = _checkers(settings)
-    unknown = sorted(set(body) - set(checks))
-    if unknown:
-        raise ApiError(400, f"{unknown[0]}: unknown field (allowed: {', '.join(sorted(checks))})")
-    payload = {name: checks[name](name, value) for name, value in body.items() if value is not None}
-    if not any(name in payload for name in SUBJECTS):
-        raise ApiError(400, "customer_id: required unless items or item_id is given")
+    allowed = schema.staff_only() if route == STAFF else ()
+    for name in schema.identity_fields():
+        if name in body and name not in allowed:
+            raise ApiError(400, IDENTITY.format(name=name))
+    for name in NOT_ON.get(route, ()):
+        if name in body:
+            raise ApiError(400, f"{name}: similar products are asked on POST /recommendations, without sign-in")
+
+
+def endpoint_request(body: dict[str, Any], settings: Settings, route: str = PUBLIC,
+                     who: Identity | None = None) -> dict[str, Any]:
+    """The validated /invocations payload for one storefront request on `route`."""
+    _refuse_identity(body, route)
+    schema.check(body, schema.resolved(settings.max_k, settings.max_ids))
+    payload: dict[str, Any] = {}
+    for name, value in body.items():
+        if value is None:
+            continue
+        if name in ID_FIELDS:
+            payload[name] = _id(name, value)
+        elif name in LIST_FIELDS:
+            payload[name] = [_id(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            payload[name] = value
+    if route == ME:
+        if who is None:
+            raise ApiError(401, "sign-in required")
+        return {"customer_id": who.customer_id, **payload}
+    if route == STAFF:
+        if "customer_id" not in payload:
+            raise ApiError(400, "customer_id: required: the customer to look up")
+        return payload
+    if "item_id" in payload and payload.get("items"):
+        raise ApiError(400, "item_id: asks for products similar to one product; send this visit's items "
+                            "in another request")
+    if "item_id" not in payload and "items" not in payload:
+        payload["items"] = []            # an empty visit: best sellers
     return payload

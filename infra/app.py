@@ -9,6 +9,7 @@ staged into a clean folder so nothing else of the repository is uploaded.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -17,15 +18,18 @@ from typing import Any, Mapping
 
 REPO = Path(__file__).resolve().parents[1]
 STACK_NAME = "AlsrecoStorefront"
-# What the Lambda imports; api/catalogue.py (numpy) and api/local_front.py stay out.
-LAMBDA_MODULES = ("__init__", "answer", "endpoint", "errors", "events", "handler", "settings", "validate")
+# What the Lambdas (api.handler, api.authorizer) import; api/catalogue.py (numpy) and the local
+# stand-ins (api/local_*.py: boto3, moto) stay out.
+LAMBDA_MODULES = ("__init__", "answer", "authorizer", "endpoint", "errors", "events", "handler", "identity", "jwt",
+                  "schema", "settings", "validate")
+LAMBDA_DATA = ("request.schema.json",)
 
 
 def stage_lambda_code(target: Path) -> Path:
-    """Copy the Lambda's modules to `target`/api/; returns `target`."""
+    """Copy the Lambdas' modules and data to `target`/api/; returns `target`."""
     (target / "api").mkdir(parents=True, exist_ok=True)
-    for name in LAMBDA_MODULES:
-        shutil.copy2(REPO / "api" / f"{name}.py", target / "api" / f"{name}.py")
+    for name in (*(f"{m}.py" for m in LAMBDA_MODULES), *LAMBDA_DATA):
+        shutil.copy2(REPO / "api" / name, target / "api" / name)
     return target
 
 
@@ -40,7 +44,8 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     from .stack import StorefrontStack
 
     app = App(outdir=outdir, analytics_reporting=False)
-    merged = {k: app.node.try_get_context(k) for k in ("api_key",) if app.node.try_get_context(k) is not None}
+    names = [f.name for f in dataclasses.fields(StackConfig)]
+    merged = {k: app.node.try_get_context(k) for k in names if app.node.try_get_context(k) is not None}
     merged.update(context or {})
     config = StackConfig.from_context(merged)
     code = code_dir or stage_lambda_code(Path(tempfile.mkdtemp(prefix="alsreco-lambda-")))

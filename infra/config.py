@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,50}$")
+CLAIM = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
+HTTPS_URL = re.compile(r"^https://[^\s,*]+$")
 
 
 class ContextError(ValueError):
@@ -50,6 +52,16 @@ class StackConfig:
     read_timeout: int = 8            # seconds the Lambda waits for the endpoint
     memory_mb: int = 256
     reserved_concurrency: int = 0    # 0 = none reserved
+    # sign-in: a Cognito user pool made by the stack, or (oidc_issuer set) the retailer's OIDC issuer
+    oidc_issuer: str = ""            # e.g. https://login.example.com/ (its OpenID configuration is read)
+    oidc_audience: str = ""          # the client id(s) its tokens carry in `aud` (commas)
+    oidc_jwks_url: str = ""          # default: jwks_uri of the issuer's OpenID configuration
+    customer_claim: str = "custom:customer_id"   # the verified claim holding the customer id
+    groups_claim: str = "cognito:groups"
+    staff_group: str = "staff"
+    # abuse limits per client: an AWS WAF web ACL on the stage with a rate-based rule per IP
+    waf: bool = True
+    waf_rate_limit: int = 600        # requests per IP per 5 minutes (AWS WAF's window)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> "StackConfig":
@@ -60,20 +72,41 @@ class StackConfig:
         values: dict[str, Any] = {}
         limits = {"throttle_rate": (1, 10000), "throttle_burst": (1, 5000), "quota_per_day": (1, 10**9),
                   "max_body_bytes": (1024, 6 * 1024 * 1024), "max_k": (1, 1000), "max_ids": (1, 10000),
-                  "read_timeout": (1, 25), "memory_mb": (128, 10240), "reserved_concurrency": (0, 1000)}
+                  "read_timeout": (1, 25), "memory_mb": (128, 10240), "reserved_concurrency": (0, 1000),
+                  "waf_rate_limit": (10, 2_000_000_000)}
         for name, value in context.items():
-            if name == "api_key":
+            if name in ("api_key", "waf"):
                 values[name] = _bool(name, value)
             elif name == "endpoint_name":
                 if not NAME.match(str(value)):
                     raise ContextError(f"endpoint_name={value!r}: lower-case letters, digits and '-', max 51")
+                values[name] = str(value)
+            elif name in ("oidc_issuer", "oidc_jwks_url"):
+                if str(value) and not HTTPS_URL.match(str(value)):
+                    raise ContextError(f"{name}={value!r}: an https:// URL")
+                values[name] = str(value)
+            elif name == "oidc_audience":
+                values[name] = ",".join(a.strip() for a in str(value).split(",") if a.strip())
+            elif name in ("customer_claim", "groups_claim", "staff_group"):
+                if not CLAIM.match(str(value)):
+                    raise ContextError(f"{name}={value!r}: letters, digits and _ : . - (max 64)")
                 values[name] = str(value)
             else:
                 values[name] = _int(name, value, *limits[name])
         config = cls(**values)
         if config.throttle_burst < config.throttle_rate:
             raise ContextError("throttle_burst must be at least throttle_rate")
+        if bool(config.oidc_issuer) != bool(config.oidc_audience):
+            raise ContextError("oidc_issuer and oidc_audience go together (the issuer, and the client id its "
+                               "tokens are issued to)")
+        if config.oidc_jwks_url and not config.oidc_issuer:
+            raise ContextError("oidc_jwks_url needs oidc_issuer")
         return config
+
+    @property
+    def oidc(self) -> bool:
+        """Sign-in by the retailer's own OIDC issuer instead of a user pool made by the stack."""
+        return bool(self.oidc_issuer)
 
     @property
     def lambda_timeout(self) -> int:

@@ -1,9 +1,15 @@
-"""The Lambda (api/handler.py) and the REST API in front of it: POST + OPTIONS /recommendations.
+"""The Lambda (api/handler.py) and the REST API in front of it.
 
-Not an open tap: stage throttling always on; a JSON-schema request validator on the body (types,
-list and id lengths); the Lambda's own body-size limit; optionally an API key + usage plan; API
-Gateway's own errors (throttled, missing key, invalid body) carry the CORS header so the page can
-show them; the Lambda may only InvokeEndpoint on its one endpoint.
+    POST /recommendations          anyone (this visit, similar products, best sellers)
+    POST /me/recommendations       the authorizer: a signed-in shopper's own recommendations
+    POST /staff/recommendations    the authorizer (+ the staff group, checked by the Lambda)
+    OPTIONS on each                CORS preflight, answered by the Lambda (no key, no token)
+
+Not an open tap: stage throttling always on; a request validator with the model generated from
+the one request schema (api/request.schema.json); the Lambda's own body-size limit; optionally an
+API key + usage plan; API Gateway's own errors (401 without a valid token, throttled, missing key,
+invalid body) are JSON and carry the CORS header so the page can show them; the Lambda may only
+InvokeEndpoint on its one endpoint.
 """
 from __future__ import annotations
 
@@ -16,39 +22,24 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from api.identity import SIGN_IN
+from api.schema import gateway_model
+
 from .config import StackConfig
 
-ID = {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "number"}]}
+PUBLIC, SIGNED_IN = ("recommendations",), (("me", "recommendations"), ("staff", "recommendations"))
 
 
-def body_schema(config: StackConfig) -> apigw.JsonSchema:
-    """What API Gateway checks before the Lambda runs (the Lambda checks again, with messages)."""
-    ids = apigw.JsonSchema(type=apigw.JsonSchemaType.ARRAY, max_items=config.max_ids,
-                           items=apigw.JsonSchema(one_of=[
-                               apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
-                               apigw.JsonSchema(type=apigw.JsonSchemaType.NUMBER)]))
-    one_id = apigw.JsonSchema(one_of=[
-        apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64),
-        apigw.JsonSchema(type=apigw.JsonSchemaType.NUMBER)])
-    integer = apigw.JsonSchemaType.INTEGER
-    return apigw.JsonSchema(
-        schema=apigw.JsonSchemaVersion.DRAFT4, title="RecommendationRequest", type=apigw.JsonSchemaType.OBJECT,
-        additional_properties=False,
-        properties={
-            "customer_id": one_id, "item_id": one_id,
-            "items": ids, "item_ids": ids, "exclude_items": ids, "include_items": ids, "candidates": ids,
-            "k": apigw.JsonSchema(type=integer, minimum=1, maximum=config.max_k),
-            "exclude_popular": apigw.JsonSchema(type=integer, minimum=0, maximum=1_000_000),
-            "include_new": apigw.JsonSchema(type=integer, minimum=0, maximum=config.max_k),
-            "exclude_purchased": apigw.JsonSchema(type=apigw.JsonSchemaType.BOOLEAN),
-        })
+def _error_template(message: str, status: int) -> str:
+    return '{"error": "%s", "status": %d, "request_id": "$context.requestId"}' % (message, status)
 
 
 class StorefrontApi(Construct):
     """`.api` (RestApi), `.function`, `.api_key` (or None), `.url` (the /recommendations URL)."""
 
     def __init__(self, scope: Construct, cid: str, *, config: StackConfig, code_dir: Path, endpoint_name: str,
-                 endpoint_arn: str, allowed_origin: str) -> None:
+                 endpoint_arn: str, allowed_origin: str, authorizer: apigw.IAuthorizer,
+                 auth_environment: dict[str, str]) -> None:
         super().__init__(scope, cid)
         log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
         self.function = lambda_.Function(
@@ -60,7 +51,7 @@ class StorefrontApi(Construct):
             environment={"ENDPOINT_NAME": endpoint_name, "ALLOWED_ORIGIN": allowed_origin,
                          "READ_TIMEOUT": str(config.read_timeout), "CONNECT_TIMEOUT": "2", "MAX_ATTEMPTS": "2",
                          "MAX_BODY_BYTES": str(config.max_body_bytes), "MAX_K": str(config.max_k),
-                         "MAX_IDS": str(config.max_ids)})
+                         "MAX_IDS": str(config.max_ids), **auth_environment})
         self.function.add_to_role_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"],
                                                              resources=[endpoint_arn]))
         # CDK makes the function DependsOn its role too, already implied by Fn::GetAtt (cfn-lint W3005):
@@ -85,15 +76,30 @@ class StorefrontApi(Construct):
             "BadBody", type=apigw.ResponseType.BAD_REQUEST_BODY, response_headers=cors,
             templates={"application/json": '{"error": "$context.error.validationErrorString", "status": 400, '
                                            '"request_id": "$context.requestId"}'})
+        self.api.add_gateway_response(
+            "Unauthorized", type=apigw.ResponseType.UNAUTHORIZED, status_code="401",
+            response_headers={**cors, "WWW-Authenticate": "'Bearer'"},
+            templates={"application/json": _error_template(SIGN_IN, 401)})
 
         integration = apigw.LambdaIntegration(self.function, proxy=True)
-        resource = self.api.root.add_resource("recommendations")
-        model = self.api.add_model("RequestBody", content_type="application/json", schema=body_schema(config))
+        model = self.api.add_model("RequestBody", content_type="application/json",
+                                   schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4))
+        # the model is api/request.schema.json with the deployed limits, as written there
+        model.node.default_child.add_property_override("Schema", gateway_model(config.max_k, config.max_ids))
         validator = self.api.add_request_validator("Body", validate_request_body=True,
                                                    validate_request_parameters=False)
-        resource.add_method("POST", integration, api_key_required=config.api_key, request_validator=validator,
-                            request_models={"application/json": model})
-        resource.add_method("OPTIONS", integration, api_key_required=False)   # preflights carry no key
+        self.resources: dict[str, apigw.Resource] = {}
+        for parts in (PUBLIC, *SIGNED_IN):
+            resource = self.api.root
+            for part in parts:
+                resource = resource.get_resource(part) or resource.add_resource(part)
+            auth = {"authorizer": authorizer} if parts in SIGNED_IN else \
+                {"authorization_type": apigw.AuthorizationType.NONE}
+            resource.add_method("POST", integration, api_key_required=config.api_key, request_validator=validator,
+                                request_models={"application/json": model}, **auth)
+            resource.add_method("OPTIONS", integration, api_key_required=False,   # preflights carry no key
+                                authorization_type=apigw.AuthorizationType.NONE)  # nor a token
+            self.resources["/" + "/".join(parts)] = resource
 
         self.api_key = None
         if config.api_key:
@@ -105,3 +111,5 @@ class StorefrontApi(Construct):
             self.api_key = self.api.add_api_key("Key", description="the storefront page's key")
             plan.add_api_key(self.api_key)
         self.url = self.api.url_for_path("/recommendations")
+        self.origin = Fn.join("", ["https://", self.api.rest_api_id, ".execute-api.", Fn.ref("AWS::Region"), ".",
+                                   Fn.ref("AWS::URLSuffix")])

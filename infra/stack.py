@@ -13,10 +13,12 @@ from pathlib import Path
 from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
 from constructs import Construct
 
+from .auth import ShopperSignIn
 from .config import StackConfig
 from .model import Endpoint
 from .page import PageSite
 from .rest_api import StorefrontApi
+from .waf import RateLimit
 
 ECR_IMAGE = r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})?$"
 S3_URL = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$"
@@ -51,15 +53,34 @@ class StorefrontStack(Stack):
         endpoint = Endpoint(self, "Model", endpoint_name=config.endpoint_name, image_uri=image.value_as_string,
                             model_data_url=data.value_as_string, instance_type=instance_type.value_as_string,
                             instance_count=instance_count.value_as_number)
+        sign_in = ShopperSignIn(self, "SignIn", config=config, code_dir=code_dir)
         api = StorefrontApi(self, "Storefront", config=config, code_dir=code_dir,
                             endpoint_name=endpoint.endpoint_name, endpoint_arn=endpoint.endpoint_arn,
-                            allowed_origin=allowed_origin)
+                            allowed_origin=allowed_origin, authorizer=sign_in.authorizer,
+                            auth_environment=sign_in.lambda_environment)
+        page.allow_connections([api.origin, *sign_in.connect_origins])
+        if config.waf:
+            RateLimit(self, "RateLimit", config=config, stage_arn=api.api.deployment_stage.stage_arn)
 
         CfnOutput(self, "ApiUrl", value=api.url, description="POST recommendations here")
         CfnOutput(self, "ApiBase", value=api.api.url, description="web/config.js apiBase")
         CfnOutput(self, "PageBucket", value=page.bucket.bucket_name, description="upload web/ here")
         CfnOutput(self, "PageUrl", value=page.origin + "/", description="the page")
         CfnOutput(self, "EndpointName", value=endpoint.endpoint_name)
+        if sign_in.user_pool is not None:
+            CfnOutput(self, "UserPoolId", value=sign_in.user_pool.user_pool_id,
+                      description="add shoppers here (custom:customer_id) and staff to the staff group")
+            CfnOutput(self, "UserPoolClientId", value=sign_in.client.user_pool_client_id,
+                      description="web/config.js signIn.clientId")
+            CfnOutput(self, "SignInEndpoint", value=sign_in.sign_in_endpoint,
+                      description="web/config.js signIn.endpoint")
+        page_config = {"apiBase": api.api.url, "apiKey": "",
+                       "catalogueUrl": "catalogue.json", "signIn": None}
+        if sign_in.user_pool is not None:
+            page_config["signIn"] = {"endpoint": sign_in.sign_in_endpoint, "staffGroup": config.staff_group,
+                                     "clientId": sign_in.client.user_pool_client_id}
+        CfnOutput(self, "PageConfig", value=self.to_json_string(page_config),
+                  description="web/config.js: window.ALSRECO_CONFIG = <this>; (apiKey: with api_key=true)")
         if api.api_key is not None:
             CfnOutput(self, "ApiKeyId", value=api.api_key.key_id,
                       description="aws apigateway get-api-key --include-value --api-key <id>")

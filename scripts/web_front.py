@@ -31,11 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from alsreco.core.net import free_port  # noqa: E402
-from api.catalogue import build as build_catalogue  # noqa: E402
-from api.endpoint import make_client  # noqa: E402
-from api.handler import Api  # noqa: E402
-from api.local_front import api_server, config_js, page_server  # noqa: E402
-from api.settings import Settings  # noqa: E402
+from api.local_storefront import LocalStorefront, local_storefront  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SAMPLE_INPUT = REPO / "local_test" / "test_dir" / "input"
@@ -92,29 +88,23 @@ def start_serve(model: Path, base: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"web: serve did not answer /ping within 60 s; see {base / 'serve.log'}")
 
 
-def start_fronts(model: Path, serve_url: str, web_port: int, api_port: int):
-    """The page server and the API front (CORS allowed from the page's origin); (api, page)."""
-    page = page_server(REPO / "web", web_port)
-    page_origin = f"http://127.0.0.1:{page.server_port}"
-    settings = Settings(endpoint_name="local", endpoint_url=serve_url, allowed_origins=(page_origin,))
-    api = api_server(Api(settings, make_client(settings)), api_port)
-    page.overrides.update({
-        "config.js": config_js(f"http://127.0.0.1:{api.server_port}"),
-        "catalogue.json": json.dumps(build_catalogue(model), separators=(",", ":")).encode()})
-    return api, page
-
-
-def smoke(api_port: int, web_port: int) -> None:
-    req = urllib.request.Request(f"http://127.0.0.1:{api_port}/recommendations", method="POST",
-                                 data=json.dumps({"customer_id": "17850", "k": 3}).encode(),
-                                 headers={"Content-Type": "application/json",
-                                          "Origin": f"http://127.0.0.1:{web_port}"})
+def _post(url: str, body: dict, origin: str, token: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json", "Origin": origin, **({"Authorization": token} if token else {})}
+    req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
-        answer = json.loads(resp.read())
-    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=10) as resp:
-        assert b"Who is shopping?" in resp.read()
-    names = ", ".join(r["name"] or r["product_id"] for r in answer["recommendations"])
-    say(f"customer 17850 -> {names}")
+        return json.loads(resp.read())
+
+
+def smoke(shop: LocalStorefront) -> None:
+    origin = shop.page_url.rstrip("/")
+    best = _post(shop.api_url + "/recommendations", {"k": 3}, origin)
+    shopper = shop.pool.users[0]
+    mine = _post(shop.api_url + "/me/recommendations", {"k": 3}, origin, shop.pool.id_token(shopper.username))
+    with urllib.request.urlopen(shop.page_url, timeout=10) as resp:
+        assert b"Your visit" in resp.read()
+    names = lambda answer: ", ".join(r["name"] or r["product_id"] for r in answer["recommendations"])  # noqa: E731
+    say(f"anonymous visitor -> {names(best)}")
+    say(f"{shopper.username} (customer {shopper.customer_id}) -> {names(mine)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,24 +124,23 @@ def main(argv: list[str] | None = None) -> int:
     serve, serve_url = start_serve(model, run_dir)
     stop = lambda *_: (_ for _ in ()).throw(KeyboardInterrupt)  # noqa: E731 - SIGTERM like Ctrl-C
     signal.signal(signal.SIGTERM, stop)
-    api = page = None
     try:
-        api, page = start_fronts(model, serve_url, args.web_port, args.api_port)
-        say(f"serve {serve_url}  ·  API front http://127.0.0.1:{api.server_port}/recommendations")
-        if args.once:
-            smoke(api.server_port, page.server_port)
-            return 0
-        say(f"open http://127.0.0.1:{page.server_port}/  (Ctrl-C stops)")
-        while serve.poll() is None:
-            time.sleep(0.5)
-        say(f"serve exited with {serve.returncode}")
-        return 1
+        with local_storefront(model, serve_url, args.web_port, args.api_port, log_dir=run_dir) as shop:
+            say(f"serve {serve_url}  ·  API front {shop.api_url}  ·  user pool {shop.pool.endpoint} (moto)")
+            for user in shop.pool.users:
+                role = "staff" if user.staff else f"shopper, customer {user.customer_id}"
+                say(f"demo login: {user.username} / {user.password}  ({role})")
+            if args.once:
+                smoke(shop)
+                return 0
+            say(f"open {shop.page_url}  (Ctrl-C stops)")
+            while serve.poll() is None:
+                time.sleep(0.5)
+            say(f"serve exited with {serve.returncode}")
+            return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        for server in (api, page):
-            if server is not None:
-                server.shutdown()
         serve.terminate()
         try:
             serve.wait(30)

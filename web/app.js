@@ -1,16 +1,21 @@
-// alsreco storefront page: plain JS, no build step, nothing from a CDN.
-// Talks to POST {apiBase}/recommendations (api/handler.py) and reads catalogue.json.
+// alsreco storefront page: plain JS, no build step, nothing from a CDN, no inline script (the page's
+// Content-Security-Policy forbids it). Talks to the storefront API (api/handler.py):
+//   POST {apiBase}/recommendations          anyone: this visit's products, similar products, best sellers
+//   POST {apiBase}/me/recommendations       signed in (ID token): the shopper's own recommendations
+//   POST {apiBase}/staff/recommendations    staff group: any customer
+// and reads catalogue.json (products only). Sign-in: auth.js.
 "use strict";
 
 (function () {
-  const config = Object.assign({ apiBase: "", apiKey: "", catalogueUrl: "catalogue.json" },
+  const config = Object.assign({ apiBase: "", apiKey: "", catalogueUrl: "catalogue.json", signIn: null },
                                window.ALSRECO_CONFIG || {});
   config.apiBase = String(config.apiBase || "").replace(/\/+$/, "");
+  const auth = window.AlsrecoAuth.create(config.signIn);
   const REASONS = {
     model: "For you", popular: "Best seller", new_product: "New", forced: "Featured", similar: "Similar",
   };
   const $ = (id) => document.getElementById(id);
-  const state = { products: [], byId: new Map(), basket: [], mode: "customer" };
+  const state = { products: [], byId: new Map(), basket: [], seq: 0, staffCustomer: null };
 
   // ---- small DOM helpers (text only: nothing from the API is parsed as HTML) ----
   function el(tag, attrs, ...children) {
@@ -32,12 +37,17 @@
   function setStatus(text) { $("status").textContent = text; }
 
   // ---- the API ----
-  async function recommend(body) {
+  async function post(path, body, signedIn) {
     const headers = { "Content-Type": "application/json" };
     if (config.apiKey) headers["X-Api-Key"] = config.apiKey;
+    if (signedIn) {
+      const token = await auth.idToken();
+      if (!token) throw { message: "your sign-in has expired: sign in again", status: 401 };
+      headers.Authorization = token;
+    }
     let resp;
     try {
-      resp = await fetch(`${config.apiBase}/recommendations`, { method: "POST", headers, body: JSON.stringify(body) });
+      resp = await fetch(`${config.apiBase}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
     } catch (err) {
       throw { message: `could not reach the recommendation API at ${config.apiBase || location.origin} (${err.message})` };
     }
@@ -49,6 +59,19 @@
     }
     if (!data || !Array.isArray(data.recommendations)) throw { message: "the API answered without recommendations" };
     return data;
+  }
+
+  // A signed-in call; on 401 the tokens are refreshed once, then the shopper is signed out.
+  async function postSignedIn(path, body) {
+    try {
+      return await post(path, body, true);
+    } catch (err) {
+      if (err.status !== 401 || !(await auth.refresh())) {
+        if (err.status === 401) { auth.forget(); renderAccount(); }
+        throw err;
+      }
+      return post(path, body, true);
+    }
   }
 
   function rules() {
@@ -83,22 +106,50 @@
     if (!recs.length) list.replaceChildren(el("li", { class: "empty" }, "No products left after the rules."));
   }
 
-  async function run(body, title) {
+  // Ask, and show the answer unless a newer request was made meanwhile.
+  async function run(ask, title, note) {
+    const seq = ++state.seq;
     clearError();
     setStatus("Asking the model…");
     $("results-title").textContent = title;
     try {
-      const data = await recommend(body);
+      const data = await ask();
+      if (seq !== state.seq) return;
       render($("results"), data.recommendations);
       const unknown = (data.unknown_items || []).length ? ` · unknown ids ignored: ${data.unknown_items.join(", ")}` : "";
-      const who = data.known === false ? " · new customer" : "";
-      setStatus(`${data.recommendations.length} products · model ${data.model_version || "?"}${who}${unknown}`);
+      setStatus(`${data.recommendations.length} products · model ${data.model_version || "?"}${note ? note(data) : ""}${unknown}`);
       $("similar-box").hidden = true;
     } catch (err) {
+      if (seq !== state.seq) return;
       $("results").replaceChildren();
       setStatus("");
       showError(err.message || String(err), err.requestId);
     }
+  }
+
+  // What this visitor sees: their own recommendations (signed in) or this visit's (anonymous).
+  function showMine() {
+    state.staffCustomer = null;
+    const items = state.basket.map((p) => p.id);
+    const body = { ...rules(), ...(items.length ? { items } : {}) };
+    const who = auth.who();
+    if (who) {
+      return run(() => postSignedIn("/me/recommendations", body), "Recommended for you");
+    }
+    const title = items.length ? `Recommended for this visit (${items.length} product${items.length > 1 ? "s" : ""})`
+                               : "Best sellers";
+    return run(() => post("/recommendations", body, false), title);
+  }
+
+  function staffLookup(customerId) {
+    state.staffCustomer = customerId;
+    return run(() => postSignedIn("/staff/recommendations", { customer_id: customerId, ...rules() }),
+               `Customer ${customerId} (staff view)`,
+               (data) => (data.known === false ? " · unknown customer: best sellers" : " · known customer"));
+  }
+
+  function refresh() {
+    return state.staffCustomer ? staffLookup(state.staffCustomer) : showMine();
   }
 
   async function similar(productId, name) {
@@ -107,7 +158,7 @@
     $("similar-title").textContent = `Similar to ${name}`;
     $("similar").replaceChildren(el("li", { class: "empty" }, "Loading…"));
     try {
-      const data = await recommend({ item_id: productId, k: Number($("k").value) });
+      const data = await post("/recommendations", { item_id: productId, k: Number($("k").value) }, false);
       render($("similar"), data.recommendations);
     } catch (err) {
       $("similar").replaceChildren();
@@ -116,15 +167,18 @@
     $("similar-box").scrollIntoView({ block: "nearest" });
   }
 
-  // ---- basket and search ----
+  // ---- this visit's products (the session: folded into the recommendations) ----
   function renderBasket() {
     $("basket").replaceChildren(...state.basket.map((p) => {
       const remove = el("button", { type: "button", class: "remove", title: `Remove ${p.name}` }, "×");
-      remove.addEventListener("click", () => { state.basket = state.basket.filter((b) => b.id !== p.id); renderBasket(); });
+      remove.addEventListener("click", () => {
+        state.basket = state.basket.filter((b) => b.id !== p.id);
+        renderBasket();
+        showMine();
+      });
       return el("li", { "data-product-id": p.id }, el("span", {}, p.name), remove);
     }));
     $("basket-count").textContent = String(state.basket.length);
-    $("basket-go").disabled = state.basket.length === 0;
   }
 
   function search(text) {
@@ -137,19 +191,43 @@
       add.addEventListener("click", () => {
         if (!state.basket.some((b) => b.id === p.id)) state.basket.push(p);
         renderBasket();
+        showMine();
       });
       return el("li", {}, add);
     }));
     if (words.length && !hits.length) $("search-results").replaceChildren(el("li", { class: "empty" }, "No product matches."));
   }
 
-  function setMode(mode) {
-    state.mode = mode;
-    for (const [m, form] of [["customer", "customer-form"], ["basket", "basket-form"]]) {
-      $(form).hidden = m !== mode;
-      $(`mode-${m}`).classList.toggle("active", m === mode);
-      $(`mode-${m}`).setAttribute("aria-selected", String(m === mode));
+  // ---- account ----
+  function renderAccount() {
+    const who = auth.who();
+    $("sign-in-form").hidden = !auth.enabled || Boolean(who);
+    $("signed-in").hidden = !who;
+    $("signed-in-as").textContent = who ? `Signed in as ${who.name}` : "";
+    $("staff-panel").hidden = !((who && who.staff) || location.hash === "#staff");
+  }
+
+  async function signIn(e) {
+    e.preventDefault();
+    clearError();
+    const button = $("sign-in-go");
+    button.disabled = true;
+    try {
+      await auth.signIn($("sign-in-email").value.trim(), $("sign-in-password").value);
+      $("sign-in-password").value = "";
+      renderAccount();
+      await showMine();
+    } catch (err) {
+      showError(`sign-in failed: ${err.message || err}`);
+    } finally {
+      button.disabled = false;
     }
+  }
+
+  async function signOut() {
+    await auth.signOut();
+    renderAccount();
+    await showMine();
   }
 
   async function loadCatalogue() {
@@ -159,7 +237,6 @@
       const cat = await resp.json();
       state.products = cat.products || [];
       state.byId = new Map(state.products.map((p) => [p.id, p]));
-      $("customer-list").replaceChildren(...(cat.customers || []).map((c) => el("option", { value: c })));
       $("model-version").textContent = `${state.products.length} products · model ${cat.model_version || "?"}`;
     } catch (err) {
       $("model-version").textContent = "no catalogue";
@@ -168,21 +245,20 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("mode-customer").addEventListener("click", () => setMode("customer"));
-    $("mode-basket").addEventListener("click", () => setMode("basket"));
-    $("customer-form").addEventListener("submit", (e) => {
+    $("sign-in-form").addEventListener("submit", signIn);
+    $("sign-out").addEventListener("click", signOut);
+    $("staff-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const id = $("customer-id").value.trim();
-      if (id) run({ customer_id: id, ...rules() }, `Recommended for customer ${id}`);
+      if (id) staffLookup(id);
     });
-    $("basket-form").addEventListener("submit", (e) => {
-      e.preventDefault();
-      if (state.basket.length) {
-        run({ items: state.basket.map((p) => p.id), ...rules() },
-            `Recommended for a basket of ${state.basket.length} product${state.basket.length > 1 ? "s" : ""}`);
-      }
-    });
+    $("staff-clear").addEventListener("click", () => showMine());
     $("product-search").addEventListener("input", (e) => search(e.target.value));
-    loadCatalogue();
+    for (const id of ["rule-exclude-bought", "rule-exclude-popular", "rule-include-new", "k"]) {
+      $(id).addEventListener("change", refresh);
+    }
+    window.addEventListener("hashchange", renderAccount);
+    renderAccount();
+    loadCatalogue().then(showMine);
   });
 })();

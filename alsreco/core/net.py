@@ -1,9 +1,11 @@
 """Small network helpers shared by the tests, the benchmarks and `make demo`: a free local port,
-and waiting until an HTTP endpoint answers. Standard library only."""
+waiting until an HTTP endpoint answers, and stopping a local server process. Standard library only."""
 from __future__ import annotations
 
 import http.client
+import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -44,3 +46,14 @@ def wait_for_http(url: str, timeout_s: float, ok: Container[int] = (200,)) -> bo
         if time.monotonic() + POLL_S > end:
             return False
         time.sleep(POLL_S)
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float = 30.0) -> int:
+    """SIGTERM, then SIGKILL if it is still running after `grace_s` seconds; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()

@@ -72,10 +72,32 @@ BASE_EVENT: dict[str, Any] = {
 }
 
 
+ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+CLIENT_ID = "4pageclient0123456789abcd"
+
+
+def claims(customer_id: str | None = "17850", groups: str | None = None, **extra: str) -> dict[str, str]:
+    """Verified ID-token claims as API Gateway's Cognito authorizer passes them: every value a string."""
+    out = {"sub": "a1b2c3d4-0000-4000-8000-00000000abcd", "aud": CLIENT_ID, "iss": ISSUER, "token_use": "id",
+           "email": "shopper@example.com", "email_verified": "true", "auth_time": "1795336000",
+           "cognito:username": "a1b2c3d4-0000-4000-8000-00000000abcd",
+           "exp": "Fri Dec 31 23:59:59 UTC 2100", "iat": "Mon Nov 23 08:00:00 UTC 2026"}
+    if customer_id is not None:
+        out["custom:customer_id"] = customer_id
+    if groups is not None:
+        out["cognito:groups"] = groups
+    out.update(extra)
+    return out
+
+
 def proxy_event(body: Any = None, method: str = "POST", path: str = "/recommendations", b64: bool = False,
-                headers: dict[str, str] | None = None, drop_headers: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A POST /recommendations event; `body` is JSON-encoded unless it is already str/bytes."""
+                headers: dict[str, str] | None = None, drop_headers: tuple[str, ...] = (),
+                authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A POST /recommendations event; `body` is JSON-encoded unless it is already str/bytes;
+    `authorizer`: what an authorizer put in `requestContext.authorizer` (e.g. {"claims": claims()})."""
     event = copy.deepcopy(BASE_EVENT)
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     event["httpMethod"] = event["requestContext"]["httpMethod"] = method
     event["resource"] = event["path"] = event["requestContext"]["resourcePath"] = path
     for name in drop_headers:

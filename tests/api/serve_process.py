@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from typing import Iterator
 
 import requests
 
-from alsreco.core.net import free_port
+from alsreco.core.net import free_port, stop_process
 
 SERVE = Path(sys.executable).parent / "serve"
 DEADLINE = 60.0
@@ -49,9 +48,4 @@ def running_serve(model_dir: Path, base: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 30)

@@ -8,9 +8,10 @@ import pytest
 
 from api.handler import Api
 from api.settings import Settings
-from tests.api.conftest import ORIGIN, PREDICTION, Context, answer, proxy_event
+from tests.api.conftest import CLIENT_ID, ISSUER, ORIGIN, PREDICTION, Context, answer, claims, proxy_event
 
-SETTINGS = Settings(endpoint_name="reco", allowed_origins=(ORIGIN,), max_attempts=1, max_body_bytes=2048)
+SETTINGS = Settings(endpoint_name="reco", allowed_origins=(ORIGIN,), max_attempts=1, max_body_bytes=2048,
+                    token_issuer=ISSUER, token_audiences=(CLIENT_ID,))
 
 
 def call(client, event, settings=SETTINGS):
@@ -27,20 +28,33 @@ def expect_call(stubber, payload, response=PREDICTION):
         "Body": json.dumps(payload).encode()})
 
 
-def test_customer_request_answers_the_prediction_with_names_ids_and_cors(stubbed):
+def test_signed_in_shopper_gets_the_tokens_customer_with_names_ids_and_cors(stubbed):
     client, stubber = stubbed
     expect_call(stubber, {"customer_id": "17850", "k": 2, "exclude_popular": 10})
-    status, headers, body = call(client, proxy_event({"customer_id": 17850.0, "k": 2, "exclude_popular": 10}))
+    event = proxy_event({"k": 2, "exclude_popular": 10}, path="/me/recommendations",
+                        authorizer={"claims": claims("17850")})
+    status, headers, body = call(client, event)
     assert status == 200, body
     assert body["request_id"] == Context.aws_request_id
     assert body["model_version"] == "20261123T085637Z-fa793191"
     assert body["recommendation_id"] == "rec-1"
-    assert body["customer_id"] == "17850" and body["known"] is True
+    assert "customer_id" not in body and "known" not in body        # a shopper's answer is about products
     assert body["recommendations"] == [
         {"product_id": "22834", "name": "HAND WARMER BABUSHKA", "score": 1.05, "reason": "model"},
         {"product_id": "21034", "name": None, "score": 1.01, "reason": "model"}]
     assert headers["Access-Control-Allow-Origin"] == ORIGIN and headers["Vary"] == "Origin"
     assert headers["Content-Type"] == "application/json"
+    stubber.assert_no_pending_responses()
+
+
+def test_staff_look_up_any_customer_and_see_whether_it_is_known(stubbed):
+    client, stubber = stubbed
+    expect_call(stubber, {"customer_id": "17850", "k": 2})
+    event = proxy_event({"customer_id": 17850.0, "k": 2}, path="/staff/recommendations",
+                        authorizer={"claims": claims(None, groups="staff")})
+    status, _, body = call(client, event)
+    assert status == 200, body
+    assert body["customer_id"] == "17850" and body["known"] is True
     stubber.assert_no_pending_responses()
 
 
@@ -65,18 +79,20 @@ def test_similar_products_request_follows_the_item_id_contract(stubbed):
 
 
 @pytest.mark.parametrize("payload, status, starts", [
-    ({"customer_id": "1", "k": 0}, 400, "k:"),
-    ({"customer_id": "1", "k": "5"}, 400, "k:"),
-    ({"customer_id": "1", "k": 101}, 400, "k:"),
-    ({"customer_id": "1", "k": True}, 400, "k:"),
-    ({"customer_id": "1", "exclude_popular": -1}, 400, "exclude_popular:"),
-    ({"customer_id": "1", "exclude_purchased": "yes"}, 400, "exclude_purchased:"),
-    ({"customer_id": "1", "colour": "red"}, 400, "colour: unknown field"),
+    ({"items": ["1"], "k": 0}, 400, "k:"),
+    ({"items": ["1"], "k": "5"}, 400, "k:"),
+    ({"items": ["1"], "k": 101}, 400, "k:"),
+    ({"items": ["1"], "k": True}, 400, "k:"),
+    ({"items": ["1"], "k": 2.5}, 400, "k:"),
+    ({"items": ["1"], "exclude_popular": -1}, 400, "exclude_popular:"),
+    ({"items": ["1"], "exclude_purchased": "yes"}, 400, "exclude_purchased:"),
+    ({"items": ["1"], "colour": "red"}, 400, "colour: unknown field"),
     ({"customer_ids": ["1", "2"]}, 400, "customer_ids:"),
-    ({"k": 3}, 400, "customer_id: required"),
-    ({"customer_id": ["1"]}, 400, "customer_id:"),
-    ({"customer_id": ""}, 400, "customer_id: must not be empty"),
-    ({"customer_id": "x" * 65}, 400, "customer_id: longer than 64"),
+    ({"item_id": ["1"]}, 400, "item_id:"),
+    ({"item_id": ""}, 400, "item_id: must not be empty"),
+    ({"item_id": "  "}, 400, "item_id: must not be empty"),
+    ({"item_id": "x" * 65}, 400, "item_id: longer than 64"),
+    ({"item_id": "a", "items": ["b"]}, 400, "item_id: asks for products similar"),
     ({"items": "85123A"}, 400, "items: must be a list"),
     ({"items": ["ok", None]}, 400, "items[1]:"),
     ({"items": [str(i) for i in range(101)]}, 400, "items: at most 100"),
@@ -99,7 +115,7 @@ def test_bad_requests_are_400_naming_the_field_and_never_reach_the_endpoint(stub
 
 def test_bad_base64_and_wrong_content_type(stubbed):
     client, _ = stubbed
-    event = proxy_event({"customer_id": "1"})
+    event = proxy_event({"items": ["1"]})
     event["isBase64Encoded"] = True
     event["body"] = "%%% not base64"
     assert call(client, event)[0] == 400
@@ -109,15 +125,14 @@ def test_bad_base64_and_wrong_content_type(stubbed):
 
 def test_model_4xx_is_passed_through_with_its_message(stubbed):
     client, stubber = stubbed
-    original = json.dumps({"error": "customer_id is required (or give items for an anonymous basket)",
-                           "status": 400})
+    original = json.dumps({"error": "exclude_items[0] is not valid Unicode text (lone surrogate)", "status": 400})
     stubber.add_client_error("invoke_endpoint", service_error_code="ModelError", http_status_code=424,
                              service_message="Received client error (400) from primary",
                              modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": original,
                                              "LogStreamArn": "arn:aws:logs:eu-west-1:1:log-group:x"})
     status, _, body = call(client, proxy_event({"items": []}))
     assert status == 400
-    assert body["error"] == "customer_id is required (or give items for an anonymous basket)"
+    assert body["error"] == "exclude_items[0] is not valid Unicode text (lone surrogate)"
 
 
 @pytest.mark.parametrize("code, http, fields, status, text", [
@@ -138,7 +153,7 @@ def test_endpoint_failures_are_502_or_504_without_internals(stubbed, caplog, cod
                              service_message="Endpoint reco of account 123456789012 not found / internal detail",
                              modeled_fields=fields or None)
     with caplog.at_level(logging.WARNING, logger="alsreco.api"):
-        got, _, body = call(client, proxy_event({"customer_id": "1"}))
+        got, _, body = call(client, proxy_event({"items": ["1"]}))
     assert got == status and text in body["error"]
     for secret in ("secret_table", "/opt/ml", "123456789012", "Traceback"):
         assert secret not in json.dumps(body)
@@ -151,7 +166,7 @@ def test_unexpected_exception_is_500_with_request_id_and_no_trace(caplog):
             raise RuntimeError("password=hunter2 in /var/task/secret.py")
 
     with caplog.at_level(logging.ERROR, logger="alsreco.api"):
-        status, _, body = call(Broken(), proxy_event({"customer_id": "1"}))
+        status, _, body = call(Broken(), proxy_event({"items": ["1"]}))
     assert status == 500
     assert body == {"error": "internal error; quote the request_id when reporting it", "status": 500,
                     "request_id": Context.aws_request_id}
@@ -160,14 +175,14 @@ def test_unexpected_exception_is_500_with_request_id_and_no_trace(caplog):
 
 def test_endpoint_answer_without_predictions_is_502(stubbed):
     client, stubber = stubbed
-    expect_call(stubber, {"customer_id": "1"}, {"model_version": "v", "predictions": []})
-    assert call(client, proxy_event({"customer_id": "1"}))[0] == 502
+    expect_call(stubber, {"items": ["1"]}, {"model_version": "v", "predictions": []})
+    assert call(client, proxy_event({"items": ["1"]}))[0] == 502
 
 
 def test_per_record_error_from_the_endpoint_is_the_callers(stubbed):
     client, stubber = stubbed
-    expect_call(stubber, {"customer_id": "1"}, {"model_version": "v", "predictions": [{"error": "k: too big"}]})
-    status, _, body = call(client, proxy_event({"customer_id": "1"}))
+    expect_call(stubber, {"items": ["1"]}, {"model_version": "v", "predictions": [{"error": "k: too big"}]})
+    status, _, body = call(client, proxy_event({"items": ["1"]}))
     assert (status, body["error"]) == (400, "k: too big")
 
 
@@ -185,16 +200,16 @@ def test_other_origins_get_no_cors_headers(stubbed):
     client, stubber = stubbed
     status, headers, _ = call(None, proxy_event(method="OPTIONS", headers={"origin": "https://evil.example"}))
     assert status == 403 and "Access-Control-Allow-Origin" not in headers
-    expect_call(stubber, {"customer_id": "1"})
-    status, headers, _ = call(client, proxy_event({"customer_id": "1"}, headers={"origin": "https://evil.example"}))
+    expect_call(stubber, {"items": ["1"]})
+    status, headers, _ = call(client, proxy_event({"items": ["1"]}, headers={"origin": "https://evil.example"}))
     assert status == 200 and "Access-Control-Allow-Origin" not in headers
     star = Settings(endpoint_name="reco", allowed_origins=("*",))
     assert call(None, proxy_event(method="OPTIONS"), star)[1]["Access-Control-Allow-Origin"] == "*"
 
 
 def test_unknown_routes_and_methods():
-    status, _, body = call(None, proxy_event({"customer_id": "1"}, path="/admin"))
-    assert status == 404 and "/recommendations" in body["error"]
+    status, _, body = call(None, proxy_event({"items": ["1"]}, path="/admin"))
+    assert status == 404 and "/recommendations" in body["error"] and "/me/recommendations" in body["error"]
     status, _, body = call(None, proxy_event(method="GET"))
     assert status == 405 and "POST" in body["error"]
     assert Api(SETTINGS, None)({"hello": "world"}, Context())["statusCode"] == 400
@@ -202,7 +217,7 @@ def test_unknown_routes_and_methods():
 
 def test_a_proxy_resource_routes_on_the_path(stubbed):
     client, stubber = stubbed
-    event = proxy_event({"customer_id": "1"})
+    event = proxy_event({"items": ["1"]})
     event["resource"] = "/{proxy+}"
-    expect_call(stubber, {"customer_id": "1"})
+    expect_call(stubber, {"items": ["1"]})
     assert call(client, event)[0] == 200

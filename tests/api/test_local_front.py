@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,8 @@ def test_api_server_round_trips_events_and_proxy_results():
 
 def test_page_server_serves_web_with_overrides_and_nothing_outside():
     server = page_server(REPO / "web", overrides={"config.js": config_js("http://127.0.0.1:9/"),
-                                                  "catalogue.json": b"{}"})
+                                                  "catalogue.json": b"{}"},
+                         headers={"Content-Security-Policy": "default-src 'none'"})
     base = f"http://127.0.0.1:{server.server_port}"
     try:
         index = requests.get(base + "/", timeout=10)
@@ -62,16 +64,23 @@ def test_page_server_serves_web_with_overrides_and_nothing_outside():
         css = requests.get(base + "/style.css", timeout=10)
     finally:
         server.shutdown()
-    assert index.status_code == 200 and "Who is shopping?" in index.text
-    assert '"apiBase": "http://127.0.0.1:9"' in config
+    assert index.status_code == 200 and "Your visit" in index.text
+    assert index.headers["Content-Security-Policy"] == "default-src 'none'"
+    assert '"apiBase": "http://127.0.0.1:9"' in config and '"signIn"' not in config
     assert escape.status_code == 404
     assert css.headers["Content-Type"].startswith("text/css")
 
 
-def test_the_page_loads_nothing_from_other_hosts():
-    for name in ("index.html", "app.js", "style.css"):
+def test_the_page_loads_nothing_from_other_hosts_and_runs_no_inline_script():
+    for name in ("index.html", "app.js", "auth.js", "style.css"):
         text = (REPO / "web" / name).read_text()
         assert "//cdn" not in text and "https://" not in text and "@import" not in text, name
+        assert "eval(" not in text and "new Function" not in text and "innerHTML" not in text, name
+    html = (REPO / "web" / "index.html").read_text()
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="config.js">', '<script src="auth.js" defer>',
+                                                  '<script src="app.js" defer>']
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", html)            # no onclick=... handlers
+    assert "style=" not in html
 
 
 @pytest.fixture
@@ -89,12 +98,13 @@ def tiny_model(tmp_path):
     return model
 
 
-def test_catalogue_lists_best_sellers_first_and_the_busiest_customers(tiny_model, tmp_path):
-    cat = build(tiny_model, sample_customers=2)
+def test_catalogue_lists_best_sellers_first_and_no_customer(tiny_model, tmp_path):
+    cat = build(tiny_model)
+    assert set(cat) == {"model_version", "products"}
     assert cat["model_version"] == "v1"
     assert [p["id"] for p in cat["products"]] == ["B2", "A1", "C3"]
     assert cat["products"][2] == {"id": "C3", "name": "", "popularity": 5, "new": True}
-    assert cat["customers"] == ["c2", "c3"]
+    assert not {"c1", "c2", "c3"} & set(json.dumps(cat).replace('"', " ").split())
     out = tmp_path / "catalogue.json"
     assert catalogue_main([str(tiny_model), str(out)]) == 0
     assert json.loads(out.read_text()) == build(tiny_model)

@@ -12,7 +12,7 @@ from api.endpoint import make_client
 from api.handler import Api
 from api.local_front import api_server
 from api.settings import Settings
-from tests.api.conftest import ORIGIN, Context, proxy_event
+from tests.api.conftest import ORIGIN, Context, claims, proxy_event
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +31,15 @@ def catalogue(trained_model_dir):
     return build_catalogue(trained_model_dir)
 
 
-def ask(api, body):
-    result = api(proxy_event(body), Context())
+def ask(api, body, **event):
+    result = api(proxy_event(body, **event), Context())
     return result["statusCode"], result["headers"], json.loads(result["body"])
 
 
-def test_known_customer_gets_named_model_recommendations(api):
-    status, headers, body = ask(api, {"customer_id": "17850", "k": 5})
+def test_signed_in_customer_gets_named_model_recommendations(api):
+    status, headers, body = ask(api, {"k": 5}, path="/me/recommendations", authorizer={"claims": claims("17850")})
     assert status == 200, body
-    assert body["customer_id"] == "17850" and body["known"] is True
+    assert "customer_id" not in body and "known" not in body
     assert len(body["recommendations"]) == 5
     assert all(r["name"] and r["reason"] == "model" for r in body["recommendations"])
     assert body["model_version"] and body["request_id"] == Context.aws_request_id
@@ -50,7 +50,6 @@ def test_anonymous_basket_is_folded_in_and_excluded(api):
     basket = ["85123A", "71053"]
     status, _, body = ask(api, {"items": basket, "k": 8})
     assert status == 200, body
-    assert body["known"] is False
     ids = [r["product_id"] for r in body["recommendations"]]
     assert len(ids) == 8 and not set(ids) & set(basket)
     assert {r["reason"] for r in body["recommendations"]} == {"model"}
@@ -58,7 +57,7 @@ def test_anonymous_basket_is_folded_in_and_excluded(api):
 
 def test_rules_reach_the_model(api, catalogue):
     top10 = {p["id"] for p in catalogue["products"][:10]}
-    status, _, body = ask(api, {"customer_id": "no-such-customer", "k": 5, "exclude_popular": 10})
+    status, _, body = ask(api, {"k": 5, "exclude_popular": 10})
     assert status == 200, body
     recs = body["recommendations"]
     assert [r["reason"] for r in recs] == ["popular"] * 5
@@ -66,10 +65,17 @@ def test_rules_reach_the_model(api, catalogue):
     assert [r["product_id"] for r in recs] == [p["id"] for p in catalogue["products"][10:15]]
 
 
+def test_an_empty_visit_gets_best_sellers(api, catalogue):
+    status, _, body = ask(api, {"k": 4})
+    assert status == 200, body
+    assert [r["product_id"] for r in body["recommendations"]] == [p["id"] for p in catalogue["products"][:4]]
+    assert {r["reason"] for r in body["recommendations"]} == {"popular"}
+
+
 def test_a_model_4xx_comes_back_with_the_models_message(api):
-    status, _, body = ask(api, {"items": []})
-    assert status == 400
-    assert "customer_id is required" in body["error"]
+    status, _, body = ask(api, '{"items": ["85123A"], "exclude_items": ["\\ud800"]}')
+    assert status == 400, body
+    assert "exclude_items[0] is not valid Unicode text" in body["error"]
     assert body["request_id"] == Context.aws_request_id
 
 
@@ -92,7 +98,7 @@ def test_similar_products_of_an_unknown_item_fall_back_to_best_sellers(api, cata
 
 
 def test_every_answer_carries_a_recommendation_id(api):
-    for body in ({"customer_id": "17850", "k": 2}, {"items": ["85123A"], "k": 2}, {"customer_id": "nobody"}):
+    for body in ({"k": 2}, {"items": ["85123A"], "k": 2}, {"item_id": "85123A"}):
         rid = ask(api, body)[2]["recommendation_id"]
         assert isinstance(rid, str) and rid, body
 
@@ -102,8 +108,8 @@ def test_through_the_local_api_front_over_http(api):
     url = f"http://127.0.0.1:{server.server_port}/recommendations"
     try:
         pre = requests.options(url, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}, timeout=10)
-        resp = requests.post(url, json={"customer_id": 17850, "k": 3}, headers={"Origin": ORIGIN}, timeout=30)
-        bad = requests.post(url, json={"customer_id": "17850", "k": 0}, headers={"Origin": ORIGIN}, timeout=30)
+        resp = requests.post(url, json={"items": [85123], "k": 3}, headers={"Origin": ORIGIN}, timeout=30)
+        bad = requests.post(url, json={"items": ["85123A"], "k": 0}, headers={"Origin": ORIGIN}, timeout=30)
     finally:
         server.shutdown()
     assert pre.status_code == 204 and pre.headers["Access-Control-Allow-Origin"] == ORIGIN

@@ -27,6 +27,19 @@ def test_settings_from_env_defaults_and_values():
     assert s.cors_origin("https://b.example") == "https://b.example" and s.cors_origin("https://c.example") is None
 
 
+def test_sign_in_settings_from_env():
+    s = Settings.from_env({"ENDPOINT_NAME": "reco"})
+    assert (s.customer_claim, s.customer_claim_fallback, s.groups_claim, s.staff_group) == (
+        "custom:customer_id", "sub", "cognito:groups", "staff")
+    assert (s.token_issuer, s.token_audiences) == (None, ())
+    s = Settings.from_env({"ENDPOINT_NAME": "reco", "CUSTOMER_CLAIM": "crm_id", "CUSTOMER_CLAIM_FALLBACK": "",
+                           "GROUPS_CLAIM": "groups", "STAFF_GROUP": "merch", "TOKEN_ISSUER": "https://i/",
+                           "TOKEN_AUDIENCES": "a, b"})
+    assert (s.customer_claim, s.customer_claim_fallback, s.groups_claim, s.staff_group) == (
+        "crm_id", "", "groups", "merch")
+    assert (s.token_issuer, s.token_audiences) == ("https://i/", ("a", "b"))
+
+
 @pytest.mark.parametrize("env, word", [
     ({}, "ENDPOINT_NAME"),
     ({"ENDPOINT_NAME": "r", "READ_TIMEOUT": "soon"}, "READ_TIMEOUT"),
@@ -50,17 +63,17 @@ def test_cold_start_reads_the_environment_once_and_builds_one_client(monkeypatch
     monkeypatch.setenv("ENDPOINT_NAME", "first")
     monkeypatch.setenv("ALLOWED_ORIGIN", ORIGIN)
     for _ in range(3):
-        result = handler_mod.lambda_handler(proxy_event({"k": 1}), Context())
+        result = handler_mod.lambda_handler(proxy_event({"k": 0}), Context())
         assert result["statusCode"] == 400
     monkeypatch.setenv("ENDPOINT_NAME", "second")
-    handler_mod.lambda_handler(proxy_event({"k": 1}), Context())
+    handler_mod.lambda_handler(proxy_event({"k": 0}), Context())
     assert [s.endpoint_name for s in made] == ["first"]
 
 
 def test_misconfigured_lambda_answers_500_without_details(monkeypatch):
     monkeypatch.setattr(handler_mod, "_STATE", {})
     monkeypatch.delenv("ENDPOINT_NAME", raising=False)
-    result = handler_mod.lambda_handler(proxy_event({"customer_id": "1"}), Context())
+    result = handler_mod.lambda_handler(proxy_event({"items": ["1"]}), Context())
     body = json.loads(result["body"])
     assert result["statusCode"] == 500 and "ENDPOINT_NAME" not in result["body"]
     assert body["request_id"] == Context.aws_request_id
@@ -110,7 +123,7 @@ def _api(monkeypatch, url, **kw):
 
 def test_endpoint_that_does_not_answer_is_504(monkeypatch, silent_server):
     api = _api(monkeypatch, silent_server, read_timeout=0.3, connect_timeout=0.3, max_attempts=1)
-    result = api(proxy_event({"customer_id": "1"}), Context())
+    result = api(proxy_event({"items": ["1"]}), Context())
     assert result["statusCode"] == 504
     assert json.loads(result["body"])["error"] == "the recommendation service did not answer in time"
 
@@ -120,6 +133,6 @@ def test_endpoint_that_refuses_connections_is_502(monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]          # closed again: nothing listens there
     api = _api(monkeypatch, f"http://127.0.0.1:{port}", max_attempts=1)
-    result = api(proxy_event({"customer_id": "1"}), Context())
+    result = api(proxy_event({"items": ["1"]}), Context())
     assert result["statusCode"] == 502
     assert "127.0.0.1" not in result["body"]

@@ -8,12 +8,14 @@ import pytest
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory):
-    """{"default": (template, path), "api_key": (template, path)}."""
+    """{"default" | "api_key" | "oidc": (template, path)}."""
     from infra.app import synth
 
     out = {}
-    for name, context in (("default", {}), ("api_key", {"api_key": "true", "throttle_rate": 5,
-                                                         "throttle_burst": 8})):
+    for name, context in (("default", {}),
+                          ("api_key", {"api_key": "true", "throttle_rate": 5, "throttle_burst": 8, "waf": "false"}),
+                          ("oidc", {"oidc_issuer": "https://login.shop.example/", "oidc_audience": "storefront",
+                                    "customer_claim": "crm_id", "groups_claim": "groups", "waf_rate_limit": 200})):
         outdir = tmp_path_factory.mktemp(f"cdk_{name}")
         template = synth(context, str(outdir))
         path = outdir / "AlsrecoStorefront.template.json"
@@ -34,3 +36,10 @@ def keyed(synthesized):
     from aws_cdk.assertions import Template
 
     return Template.from_json(synthesized["api_key"][0])
+
+
+@pytest.fixture(scope="session")
+def oidc(synthesized):
+    from aws_cdk.assertions import Template
+
+    return Template.from_json(synthesized["oidc"][0])

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match
 
-from infra.app import LAMBDA_MODULES, stage_lambda_code
+from api.schema import gateway_model
+from infra.app import LAMBDA_DATA, LAMBDA_MODULES, stage_lambda_code
 from infra.config import ContextError, StackConfig
 
 ENDPOINT_ARN = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":sagemaker:", {"Ref": "AWS::Region"}, ":",
@@ -33,8 +34,37 @@ def test_sagemaker_model_config_and_endpoint_come_from_the_parameters(template):
     template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": "alsreco-storefront"})
 
 
+def handler_function(template):
+    return next(f for f in resources(template, "AWS::Lambda::Function").values()
+                if f["Properties"]["Handler"] == "api.handler.lambda_handler")
+
+
+def resource_paths(template) -> dict[str, str]:
+    """logical id of each AWS::ApiGateway::Resource -> its full path."""
+    found = resources(template, "AWS::ApiGateway::Resource")
+
+    def path(lid):
+        props = found[lid]["Properties"]
+        parent = props["ParentId"]
+        prefix = path(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{props['PathPart']}"
+
+    return {lid: path(lid) for lid in found}
+
+
+def methods(template) -> dict[tuple[str, str], dict]:
+    """(path, HTTP method) -> the method's properties."""
+    paths = resource_paths(template)
+    return {(paths[m["Properties"]["ResourceId"]["Ref"]], m["Properties"]["HttpMethod"]): m["Properties"]
+            for m in resources(template, "AWS::ApiGateway::Method").values()}
+
+
+ROUTES = ("/recommendations", "/me/recommendations", "/staff/recommendations")
+SIGNED_IN = ("/me/recommendations", "/staff/recommendations")
+
+
 def test_the_lambda_may_only_invoke_its_own_endpoint(template):
-    fn = next(iter(resources(template, "AWS::Lambda::Function").values()))
+    fn = handler_function(template)
     role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     policies = [p for p in resources(template, "AWS::IAM::Policy").values()
                 if {"Ref": role} in p["Properties"]["Roles"]]
@@ -62,9 +92,15 @@ def test_the_endpoint_role_reads_only_its_model_and_image(template):
 def test_lambda_configuration_comes_from_environment_variables(template):
     template.has_resource_properties("AWS::Lambda::Function", {
         "Handler": "api.handler.lambda_handler", "Runtime": "python3.12", "Timeout": 20,
-        "Environment": {"Variables": {
+        "Environment": {"Variables": Match.object_like({
             "ENDPOINT_NAME": "alsreco-storefront", "READ_TIMEOUT": "8", "MAX_BODY_BYTES": "16384",
-            "ALLOWED_ORIGIN": {"Fn::If": ["OriginIsThePage", Match.any_value(), {"Ref": "AllowedOrigin"}]}}}})
+            "ALLOWED_ORIGIN": {"Fn::If": ["OriginIsThePage", Match.any_value(), {"Ref": "AllowedOrigin"}]},
+            "CUSTOMER_CLAIM": "custom:customer_id", "GROUPS_CLAIM": "cognito:groups", "STAFF_GROUP": "staff"})}})
+    env = handler_function(template)["Properties"]["Environment"]["Variables"]
+    pool = next(iter(resources(template, "AWS::Cognito::UserPool")))
+    client = next(iter(resources(template, "AWS::Cognito::UserPoolClient")))
+    assert env["TOKEN_ISSUER"] == {"Fn::GetAtt": [pool, "ProviderURL"]}    # the Lambda checks iss and aud again
+    assert env["TOKEN_AUDIENCES"] == {"Ref": client}
 
 
 def test_cors_is_not_open_by_default(template, synthesized):
@@ -73,7 +109,7 @@ def test_cors_is_not_open_by_default(template, synthesized):
     assert '"Access-Control-Allow-Origin": "\'*\'"' not in text and "'*'" not in text
     responses = resources(template, "AWS::ApiGateway::GatewayResponse")
     assert {r["Properties"]["ResponseType"] for r in responses.values()} == {
-        "DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY"}
+        "DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "UNAUTHORIZED"}
     for r in responses.values():          # API Gateway's own errors are readable by the page, only there
         origin = r["Properties"]["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
         assert "OriginIsThePage" in json.dumps(origin)
@@ -87,26 +123,113 @@ def test_stage_throttling_is_on_by_default(template):
     assert not resources(template, "AWS::ApiGateway::UsagePlan")
 
 
-def test_post_is_validated_and_options_is_answered_by_the_lambda(template):
-    methods = {m["Properties"]["HttpMethod"]: m["Properties"]
-               for m in resources(template, "AWS::ApiGateway::Method").values()}
-    assert set(methods) == {"POST", "OPTIONS"}
-    post, options = methods["POST"], methods["OPTIONS"]
-    assert post["Integration"]["Type"] == "AWS_PROXY" and options["Integration"]["Type"] == "AWS_PROXY"
-    assert post["ApiKeyRequired"] is False and "RequestValidatorId" in post
-    assert set(post["RequestModels"]) == {"application/json"}
+def test_every_post_is_validated_against_the_one_schema_and_options_is_answered_by_the_lambda(template):
+    found = methods(template)
+    assert set(found) == {(path, verb) for path in ROUTES for verb in ("POST", "OPTIONS")}
+    for path in ROUTES:
+        post, options = found[(path, "POST")], found[(path, "OPTIONS")]
+        assert post["Integration"]["Type"] == "AWS_PROXY" and options["Integration"]["Type"] == "AWS_PROXY"
+        assert post["ApiKeyRequired"] is False and "RequestValidatorId" in post
+        assert set(post["RequestModels"]) == {"application/json"}
     template.has_resource_properties("AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True})
-    schema = next(iter(resources(template, "AWS::ApiGateway::Model").values()))["Properties"]["Schema"]
-    assert schema["additionalProperties"] is False
-    assert schema["properties"]["k"]["maximum"] == 100 and schema["properties"]["items"]["maxItems"] == 100
-    assert set(schema["properties"]) >= {"customer_id", "items", "item_id", "k", "exclude_purchased"}
+    model = next(iter(resources(template, "AWS::ApiGateway::Model").values()))["Properties"]["Schema"]
+    assert model == gateway_model(100, 100)            # generated from api/request.schema.json
+    assert model["additionalProperties"] is False
+    assert {"customer_id", "customer_ids", "user_id"} <= set(model["properties"])   # the Lambda names them
+
+
+def test_the_authorizer_guards_every_route_that_reads_a_customers_history(template):
+    authorizer_id, authorizer = next(iter(resources(template, "AWS::ApiGateway::Authorizer").items()))
+    pool = next(iter(resources(template, "AWS::Cognito::UserPool")))
+    client = next(iter(resources(template, "AWS::Cognito::UserPoolClient")))
+    props = authorizer["Properties"]
+    assert props["Type"] == "COGNITO_USER_POOLS" and props["ProviderARNs"] == [{"Fn::GetAtt": [pool, "Arn"]}]
+    assert props["IdentitySource"] == "method.request.header.Authorization"
+    assert props["IdentityValidationExpression"] == {"Fn::Join": ["", ["^", {"Ref": client}, "$"]]}
+    for (path, verb), method in methods(template).items():
+        if verb == "POST" and path in SIGNED_IN:
+            assert method["AuthorizationType"] == "COGNITO_USER_POOLS", path
+            assert method["AuthorizerId"] == {"Ref": authorizer_id}, path
+        else:       # the public route reads no history; preflights carry no token
+            assert method["AuthorizationType"] == "NONE" and "AuthorizerId" not in method, (path, verb)
+    unauthorized = next(r["Properties"] for r in resources(template, "AWS::ApiGateway::GatewayResponse").values()
+                        if r["Properties"]["ResponseType"] == "UNAUTHORIZED")
+    assert unauthorized["StatusCode"] == "401"
+    body = json.loads(unauthorized["ResponseTemplates"]["application/json"].replace("$context.requestId", "x"))
+    assert body["status"] == 401 and "sign-in required" in body["error"]
+
+
+def test_shoppers_cannot_give_themselves_another_customer_id(template):
+    pool = next(iter(resources(template, "AWS::Cognito::UserPool").values()))["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True          # no self sign-up
+    attribute = next(a for a in pool["Schema"] if a["Name"] == "customer_id")
+    assert attribute["AttributeDataType"] == "String" and attribute["Mutable"] is True   # admins may re-link
+    client = next(iter(resources(template, "AWS::Cognito::UserPoolClient").values()))["Properties"]
+    assert "custom:customer_id" in client["ReadAttributes"]
+    assert "custom:customer_id" not in client["WriteAttributes"]       # only administrators link accounts
+    assert client["PreventUserExistenceErrors"] == "ENABLED" and client["GenerateSecret"] is False
+    assert set(client["ExplicitAuthFlows"]) == {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    assert "AllowedOAuthFlows" not in client
+    template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": "staff"})
+    for name in ("UserPoolId", "UserPoolClientId", "SignInEndpoint", "PageConfig"):
+        template.has_output(name, {})
+    page_config = json.dumps(template.find_outputs("PageConfig"))
+    assert "signIn" in page_config and "clientId" in page_config and "apiBase" in page_config
+
+
+def test_a_web_acl_limits_each_client_address_on_the_stage(template, keyed):
+    acl_id, acl = next(iter(resources(template, "AWS::WAFv2::WebACL").items()))
+    props = acl["Properties"]
+    assert props["Scope"] == "REGIONAL" and props["DefaultAction"] == {"Allow": {}}
+    (rule,) = props["Rules"]
+    assert rule["Statement"]["RateBasedStatement"] == {"Limit": 600, "AggregateKeyType": "IP",
+                                                       "EvaluationWindowSec": 300}
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    association = next(iter(resources(template, "AWS::WAFv2::WebACLAssociation").values()))["Properties"]
+    assert association["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    stage = next(iter(resources(template, "AWS::ApiGateway::Stage")))
+    assert {"Ref": stage} in association["ResourceArn"]["Fn::Join"][1]
+    assert not resources(keyed, "AWS::WAFv2::WebACL")                   # -c waf=false
+
+
+def test_the_page_is_served_with_a_content_security_policy_naming_the_api_and_sign_in(template):
+    policy = next(iter(resources(template, "AWS::CloudFront::ResponseHeadersPolicy").items()))
+    config = policy[1]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    csp = json.dumps(config["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    api = next(iter(resources(template, "AWS::ApiGateway::RestApi")))
+    assert "script-src 'self'" in csp and "connect-src 'self' https://" in csp
+    assert json.dumps({"Ref": api}) in csp and "https://cognito-idp." in csp
+    assert config["FrameOptions"]["FrameOption"] == "DENY" and config["ContentTypeOptions"]["Override"] is True
+    template.has_resource_properties("AWS::CloudFront::Distribution", {"DistributionConfig": Match.object_like({
+        "DefaultCacheBehavior": Match.object_like({"ResponseHeadersPolicyId": {"Ref": policy[0]}})})})
+
+
+def test_oidc_context_signs_in_with_the_retailers_issuer(oidc):
+    assert not resources(oidc, "AWS::Cognito::UserPool")
+    authorizer = next(iter(resources(oidc, "AWS::ApiGateway::Authorizer").values()))["Properties"]
+    assert authorizer["Type"] == "TOKEN" and authorizer["IdentitySource"] == "method.request.header.Authorization"
+    functions = resources(oidc, "AWS::Lambda::Function")
+    check = next(f for f in functions.values() if f["Properties"]["Handler"] == "api.authorizer.lambda_handler")
+    assert check["Properties"]["Environment"]["Variables"] == {
+        "OIDC_ISSUER": "https://login.shop.example/", "OIDC_AUDIENCES": "storefront", "CUSTOMER_CLAIM": "crm_id",
+        "GROUPS_CLAIM": "groups"}
+    env = handler_function(oidc)["Properties"]["Environment"]["Variables"]
+    assert (env["TOKEN_ISSUER"], env["TOKEN_AUDIENCES"], env["CUSTOMER_CLAIM"]) == (
+        "https://login.shop.example/", "storefront", "crm_id")
+    for (path, verb), method in methods(oidc).items():
+        assert method["AuthorizationType"] == ("CUSTOM" if verb == "POST" and path in SIGNED_IN else "NONE")
+    acl = next(iter(resources(oidc, "AWS::WAFv2::WebACL").values()))["Properties"]
+    assert acl["Rules"][0]["Statement"]["RateBasedStatement"]["Limit"] == 200
+    csp = json.dumps(resources(oidc, "AWS::CloudFront::ResponseHeadersPolicy"))
+    assert "cognito-idp" not in csp
 
 
 def test_api_key_context_turns_on_a_key_and_usage_plan(keyed):
-    methods = {m["Properties"]["HttpMethod"]: m["Properties"]
-               for m in resources(keyed, "AWS::ApiGateway::Method").values()}
-    assert methods["POST"]["ApiKeyRequired"] is True
-    assert methods["OPTIONS"].get("ApiKeyRequired", False) is False       # browsers send no key in preflights
+    for (path, verb), method in methods(keyed).items():
+        if verb == "POST":
+            assert method["ApiKeyRequired"] is True, path
+        else:
+            assert method.get("ApiKeyRequired", False) is False, path      # browsers send no key in preflights
     keyed.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     keyed.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
     keyed.has_resource_properties("AWS::ApiGateway::UsagePlan", {
@@ -137,9 +260,12 @@ def test_cfn_lint_is_clean(synthesized):
 
 def test_the_lambda_bundle_is_the_handler_alone(tmp_path):
     staged = stage_lambda_code(tmp_path / "bundle")
-    assert sorted(p.name for p in (staged / "api").iterdir()) == sorted(f"{m}.py" for m in LAMBDA_MODULES)
-    code = ("import sys; sys.path[:] = [p for p in sys.path if 'work/main' not in p]; "
-            "import api.handler, api.settings; print(api.handler.__file__)")
+    assert sorted(p.name for p in (staged / "api").iterdir()) == sorted([f"{m}.py" for m in LAMBDA_MODULES]
+                                                                        + list(LAMBDA_DATA))
+    repo = str(Path(__file__).resolve().parents[2])
+    code = (f"import sys; sys.path[:] = [p for p in sys.path if not p.startswith({repo!r})]; "
+            "import api.handler, api.authorizer, api.schema; api.schema.resolved(); "
+            "assert 'boto3' not in sys.modules and 'alsreco' not in sys.modules; print(api.handler.__file__)")
     out = subprocess.run([sys.executable, "-c", code], cwd=staged, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith(str(staged)), out.stderr
 
@@ -150,6 +276,12 @@ def test_the_lambda_bundle_is_the_handler_alone(tmp_path):
     ({"throttle_rate": "50", "throttle_burst": "10"}, "throttle_burst"),
     ({"endpoint_name": "Has_Upper"}, "endpoint_name"),
     ({"read_timout": "3"}, "read_timout"),
+    ({"oidc_issuer": "http://login.example.com/", "oidc_audience": "a"}, "oidc_issuer"),
+    ({"oidc_issuer": "https://login.example.com/"}, "oidc_audience"),
+    ({"oidc_jwks_url": "https://login.example.com/jwks"}, "oidc_jwks_url"),
+    ({"customer_claim": "custom customer"}, "customer_claim"),
+    ({"waf": "sometimes"}, "waf"),
+    ({"waf_rate_limit": "5"}, "waf_rate_limit"),
 ])
 def test_bad_context_values_are_refused(context, word):
     with pytest.raises(ContextError, match=word):

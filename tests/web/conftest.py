@@ -1,21 +1,18 @@
 """The storefront page in headless Chromium (Debian's chromium + chromium-driver, Selenium from
-pip), served by the local front: real handler -> real boto3 -> real `serve` on the trained sample.
+pip), served by `make web`'s local chain (api/local_storefront.py): page server with its
+Content-Security-Policy -> API front verifying moto Cognito ID tokens -> real handler -> real boto3
+-> real `serve` on the trained sample.
 
 Without chromium/chromedriver the browser tests skip locally and fail in CI (CI=true)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from api.catalogue import build as build_catalogue
-from api.endpoint import make_client
-from api.handler import Api
-from api.local_front import api_server, config_js, page_server
-from api.settings import Settings
+from api.local_storefront import local_storefront
 from tests.api.serve_process import running_serve
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,24 +29,11 @@ def _find(names) -> str | None:
 
 @pytest.fixture(scope="session")
 def storefront(trained_model_dir, tmp_path_factory):
-    """(page_url, catalogue): the page and the API front on free ports, CORS between them."""
+    """The LocalStorefront: `.page_url`, `.api_url`, `.pool` (demo users), `.catalogue`; and `.serve_url`."""
     with running_serve(trained_model_dir, tmp_path_factory.mktemp("web_serve")) as serve_url, \
-            pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "local")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "local")
-        page = page_server(REPO / "web")          # port first: the API must allow its origin
-        page_origin = f"http://127.0.0.1:{page.server_port}"
-        settings = Settings(endpoint_name="local", endpoint_url=serve_url, allowed_origins=(page_origin,))
-        api = api_server(Api(settings, make_client(settings)))
-        catalogue = build_catalogue(trained_model_dir)
-        page.overrides.update({
-            "config.js": config_js(f"http://127.0.0.1:{api.server_port}"),
-            "catalogue.json": json.dumps(catalogue).encode()})
-        try:
-            yield page_origin + "/", catalogue
-        finally:
-            api.shutdown()
-            page.shutdown()
+            local_storefront(trained_model_dir, serve_url) as shop:
+        shop.serve_url = serve_url
+        yield shop
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +50,10 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,1000", "--hide-scrollbars", "--lang=en-GB"):
+                "--window-size=1280,1000", "--hide-scrollbars", "--lang=en-GB", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})    # console: CSP violations land there
     drv = webdriver.Chrome(options=options, service=Service(driver))
     drv.set_page_load_timeout(30)
     yield drv

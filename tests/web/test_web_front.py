@@ -18,5 +18,6 @@ def test_web_front_once(trained_model_dir, tmp_path):
                          capture_output=True, text=True, timeout=180,
                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "web: customer 17850 -> " in out.stdout
+    assert "web: anonymous visitor -> " in out.stdout and "(customer " in out.stdout
+    assert "demo login: staff@example.com" in out.stdout
     assert not list((tmp_path / "alsreco" / "web").glob("serve-*"))      # its run directory is cleaned up

@@ -35,7 +35,8 @@ def parse_single(doc: Any, where: str, need_customer: bool = True, csv_k: bool =
     cid = doc.get("customer_id")
     item = doc.get("item_id")
     items = parse_ids(doc.get("items"), at + "items")
-    if cid is None and item is None and need_customer and not items:
+    if cid is None and item is None and need_customer and doc.get("items") is None:
+        # `"items": []` is an anonymous visit with nothing in it yet: best sellers
         raise FieldError(f"{at}customer_id is required (or give items for an anonymous basket, "
                          "or item_id for similar products)")
     candidates = doc.get("candidates")
