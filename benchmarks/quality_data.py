@@ -13,15 +13,18 @@ import pandas as pd
 K = 10
 WINDOW_DAYS = 3
 GENERATED = {"rows": 300_000, "customers": 20_000, "products": 5_000, "seed": 0}  # the second dataset
+TREND = {**GENERATED, "lifecycle": 0.5}  # the third: half the products launch and fade (datagen.py)
 
 
 def generated_csv(work: Path, rows: int = GENERATED["rows"], customers: int = GENERATED["customers"],
-                  products: int = GENERATED["products"], seed: int = GENERATED["seed"]) -> Path:
-    """The generated dataset (seeded power-law sales), written once under `work`."""
+                  products: int = GENERATED["products"], seed: int = GENERATED["seed"], lifecycle: float = 0.0) -> Path:
+    """The generated dataset (seeded power-law sales; `lifecycle`: that share of the products launch and
+    fade), written once under `work`."""
     from . import datagen
-    path = work / f"generated-{rows}-{customers}-{products}-s{seed}.csv"
+    tail = f"-lc{lifecycle:g}" if lifecycle else ""
+    path = work / f"generated-{rows}-{customers}-{products}-s{seed}{tail}.csv"
     if not path.is_file():
-        datagen.write(datagen.generate(rows, customers, products, seed), path)
+        datagen.write(datagen.generate(rows, customers, products, seed, lifecycle=lifecycle), path)
     return path
 
 
@@ -91,16 +94,30 @@ class Holdout:
         self.n_products = len(prod)
         self.purchases = model.purchases
 
-    def score(self, users: np.ndarray, items: np.ndarray) -> dict[str, float]:
-        from alsreco.train import metrics
-        recs = metrics.top_k(np.asarray(users)[self.rows] @ np.asarray(items).T, K, self.purchases, self.rows)
-        return metrics.ranking_metrics(recs, self.relevant, K, self.n_products)
+    def score(self, users: np.ndarray, items: np.ndarray, bias: np.ndarray | None = None) -> dict[str, float]:
+        return self.score_terms(users, items, bias)[0]
+
+    def score_terms(self, users: np.ndarray, items: np.ndarray, bias: np.ndarray | None = None
+                    ) -> tuple[dict[str, float], np.ndarray]:
+        """(metrics, NDCG@K per test customer) of the factors' lists, `bias` per product added to the
+        scores (the trend blend, as serving adds it)."""
+        scores = np.asarray(users)[self.rows] @ np.asarray(items).T
+        return self._lists(scores if bias is None else scores + np.asarray(bias, dtype=np.float32))
 
     def score_popularity(self, popularity: np.ndarray) -> dict[str, float]:
+        return self.score_order(popularity)[0]
+
+    def score_order(self, key: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        """(metrics, NDCG@K per test customer) of one list for everyone: the products by `key`, best first
+        (ties by product index), bought ones excluded."""
+        return self._lists(np.broadcast_to(np.asarray(key, dtype=np.float32), (len(self.rows), self.n_products)))
+
+    def _lists(self, scores: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
         from alsreco.train import metrics
-        scores = np.broadcast_to(np.asarray(popularity, dtype=np.float32), (len(self.rows), self.n_products))
         recs = metrics.top_k(scores, K, self.purchases, self.rows)
-        return metrics.ranking_metrics(recs, self.relevant, K, self.n_products)
+        relevant = metrics.Relevant.from_sets(self.relevant)
+        return (metrics.ranking_metrics(recs, relevant, K, self.n_products),
+                metrics.row_terms(recs, relevant, K)["ndcg"])
 
 
 def implicit_scores(model, holdout: Holdout, factors: int, alpha: float, seed: int,

@@ -13,7 +13,12 @@ Layout (all arrays are plain `.npy`/`.npz`, loaded with `allow_pickle=False`):
     customer_first_seen.npy  datetime64[D] (n_customers,)
     new_products.npy         i32   product indices first seen within retention_days (newest first)
     new_customers.npy        i32   customer indices first seen within retention_days
+    product_recent.npy       i32   (n_products,) distinct customers in the last trend_window_days (optional)
+    product_trending.npy     f32   (n_products,) trending score, core/trends.py (optional)
     metadata.json            written last: a model without it is incomplete
+
+The two trend arrays are optional: a model written before them loads, serves no Trending-Now list (best
+sellers instead) and blends nothing.
 
 Writing goes through a staging directory; the previous `metadata.json` is removed before
 files are swapped in and the new one is written last, so no reader ever sees a mix.
@@ -22,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import uuid
 import zipfile
@@ -32,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from . import hyperparameters
-from .errors import AlsrecoError, ModelError
+from .errors import ModelError
+from .model_checks import KINDS, check_array, check_content, check_metadata
 
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
@@ -41,6 +45,7 @@ ARRAYS = (
     "customer_ids", "product_ids", "product_names", "user_factors", "item_factors",
     "product_popularity", "product_first_seen", "customer_first_seen", "new_products", "new_customers",
 )
+OPTIONAL_ARRAYS = ("product_recent", "product_trending")  # absent from models written before them
 PURCHASES = "purchases.npz"
 STAGING_PREFIX = ".staging-"
 
@@ -94,6 +99,8 @@ class Model:
     new_products: np.ndarray
     new_customers: np.ndarray
     metadata: dict[str, Any] = field(default_factory=dict)
+    product_recent: np.ndarray | None = None  # int32 distinct customers in the last trend window
+    product_trending: np.ndarray | None = None  # float32 trending score (core/trends.py)
 
     @property
     def version(self) -> str:
@@ -116,7 +123,8 @@ class Model:
             (self.purchases.shape == (nc, np_), "purchases shape != (customers, products)"),
             (len(self.purchases.indptr) == nc + 1, "purchases indptr length != customers + 1"),
             (np_ > 0, "model has no products"),
-        ]
+        ] + [(getattr(self, name) is None or getattr(self, name).shape == (np_,), f"{name} length != products")
+             for name in OPTIONAL_ARRAYS]
         for ok, why in checks:
             if not ok:
                 raise ModelError(f"inconsistent model: {why}")
@@ -136,8 +144,9 @@ def write_model(model: Model, model_dir: Path) -> None:
     stage = model_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
     stage.mkdir()
     try:
-        for name in ARRAYS:
-            np.save(stage / f"{name}.npy", np.ascontiguousarray(getattr(model, name)), allow_pickle=False)
+        for name in ARRAYS + OPTIONAL_ARRAYS:
+            if getattr(model, name) is not None:
+                np.save(stage / f"{name}.npy", np.ascontiguousarray(getattr(model, name)), allow_pickle=False)
         p = model.purchases
         np.savez(stage / PURCHASES, indptr=p.indptr, indices=p.indices, data=p.data,
                  shape=np.asarray(p.shape, dtype=np.int64))
@@ -187,9 +196,11 @@ def _load(model_dir: Path, mmap: bool) -> Model:
         raise ModelError(f"model format {metadata.get('format_version')!r} is not supported "
                          f"(this server reads format {FORMAT_VERSION})")
     arrays: dict[str, np.ndarray] = {}
-    for name in ARRAYS:
+    for name in ARRAYS + OPTIONAL_ARRAYS:
         path = model_dir / f"{name}.npy"
         if not path.is_file():
+            if name in OPTIONAL_ARRAYS:
+                continue
             raise ModelError(f"model at {model_dir} is incomplete: {path.name} is missing")
         try:
             arrays[name] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
@@ -208,85 +219,16 @@ def _load(model_dir: Path, mmap: bool) -> Model:
         if arrays[name].ndim != 2:
             raise ModelError(f"inconsistent model: {name} must be a matrix, has shape {arrays[name].shape}")
     for name, kinds in KINDS.items():
-        _check_array(f"{name}.npy", arrays[name], kinds, ndim=2 if name.endswith("_factors") else 1)
+        if name in arrays:
+            check_array(f"{name}.npy", arrays[name], kinds, ndim=2 if name.endswith("_factors") else 1)
     for name in ("indptr", "indices", "data"):
-        _check_array(f"{PURCHASES} ({name})", getattr(purchases, name), "f" if name == "data" else "iu", ndim=1)
+        check_array(f"{PURCHASES} ({name})", getattr(purchases, name), "f" if name == "data" else "iu", ndim=1)
     model = Model(purchases=purchases, metadata=metadata, **arrays)
     model.validate()
-    _check_content(model, model_dir)
-    _check_metadata(metadata, meta_path)
+    check_content(model, model_dir)
+    check_metadata(metadata, meta_path)
     fits = (metadata.get("als") or {}).get("fits", 1)
     if fits < 1 or model.rank % fits:
         raise ModelError(f"{meta_path}: als.fits = {fits} must be at least 1 and divide the factors' {model.rank} "
                          "columns (a model of several ALS fits stores them side by side)")
     return model
-
-
-# What each array must hold: numpy dtype kinds (f float, i/u integer, U text, M datetime64).
-KINDS = {"customer_ids": "U", "product_ids": "U", "product_names": "U", "user_factors": "f", "item_factors": "f",
-         "product_popularity": "iu", "product_first_seen": "M", "customer_first_seen": "M",
-         "new_products": "iu", "new_customers": "iu"}
-FINITE_BLOCK = 1 << 20  # rows per finiteness check of a factor matrix (bounded temporary memory)
-VERSION_RE = re.compile(r"[!-~](?:[ -~]{0,198}[!-~])?")  # printable ASCII: it is sent as a header
-SERVING_DEFAULTS = ("reco_item", "exclude_purchased", "exclude_popular", "include_new", "implicit_prefs",
-                    "reg_param", "alpha")
-
-
-def _check_array(name: str, arr: np.ndarray, kinds: str, ndim: int) -> None:
-    if arr.dtype.kind not in kinds or (arr.dtype.kind == "f" and arr.dtype.itemsize < 4):
-        want = {"f": "float32/float64", "iu": "integers", "U": "text", "M": "datetime64"}[kinds]
-        raise ModelError(f"inconsistent model: {name} must hold {want}, holds {arr.dtype}")
-    if arr.ndim != ndim:
-        raise ModelError(f"inconsistent model: {name} must have {ndim} dimension(s), has shape {arr.shape}")
-
-
-def _finite(arr: np.ndarray) -> bool:
-    return all(np.isfinite(arr[i:i + FINITE_BLOCK]).all() for i in range(0, len(arr), FINITE_BLOCK))
-
-
-def _check_content(model: Model, model_dir: Path) -> None:
-    """Values no training run writes, which would otherwise surface as NaN scores, wrong lists or a 500."""
-    if model.rank < 1:
-        raise ModelError("inconsistent model: the factors have rank 0")
-    for name in ("user_factors", "item_factors"):
-        if not _finite(getattr(model, name)):
-            raise ModelError(f"inconsistent model: {name}.npy holds NaN or infinite values")
-    for name in ("customer_ids", "product_ids"):
-        ids = getattr(model, name)
-        if len(set(ids.tolist())) != len(ids):
-            raise ModelError(f"inconsistent model: {name}.npy holds the same id twice")
-    if len(model.product_popularity) and model.product_popularity.min() < 0:
-        raise ModelError("inconsistent model: product_popularity.npy holds a negative count")
-    p, (nc, np_) = model.purchases, model.purchases.shape
-    if (p.indptr[0] != 0 or p.indptr[-1] != len(p.indices) or len(p.data) != len(p.indices)
-            or (nc and np.diff(p.indptr).min() < 0)
-            or (len(p.indices) and (p.indices.min() < 0 or p.indices.max() >= np_))
-            or not _finite(p.data)):
-        raise ModelError(f"inconsistent model: {model_dir / PURCHASES} is not a valid CSR matrix of "
-                         f"shape {p.shape} (indptr, indices and data disagree, or data is not finite)")
-
-
-def _check_metadata(metadata: dict[str, Any], meta_path: Path) -> None:
-    """What serving reads from metadata.json: the version (an HTTP header) and the default rules."""
-    version = metadata.get("model_version")
-    if not isinstance(version, str) or not VERSION_RE.fullmatch(version):
-        raise ModelError(f"{meta_path}: model_version must be 1-200 printable ASCII characters (it is sent as "
-                         f"the X-Model-Version header), got {json.dumps(version)[:80]}")
-    for section in ("hyperparameters", "als"):
-        if not isinstance(metadata.get(section) or {}, dict):
-            raise ModelError(f"{meta_path}: {section} must be a JSON object, not {type(metadata[section]).__name__}")
-    hp, als = metadata.get("hyperparameters") or {}, metadata.get("als") or {}
-    given = [(f"hyperparameters.{k}", k, hp[k]) for k in SERVING_DEFAULTS if k in hp]
-    given += [(f"als.{k}", k, als[k]) for k in ("implicit_prefs", "reg_param", "alpha") if k in als]
-    given += [("als.fits", "als_fits", als["fits"])] if "fits" in als else []
-    for where, name, value in given:
-        param = hyperparameters.BY_NAME[name]
-        types: tuple[type, ...] = {"bool": (bool,), "int": (int,), "float": (int, float)}[param.type]
-        ok = isinstance(value, types) and (param.type == "bool" or not isinstance(value, bool))
-        try:
-            ok = ok and hyperparameters.coerce(param, value, str(meta_path)) == value
-        except AlsrecoError:
-            ok = False
-        if not ok:
-            raise ModelError(f"{meta_path}: {where} = {json.dumps(value)[:80]} is invalid: expected "
-                             f"{param.allowed()}")

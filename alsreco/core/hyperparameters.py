@@ -27,12 +27,15 @@ CANCELLATION_RULES = ("auto", "c_prefix", "none")
 WEIGHTINGS = ("none", "log", "tfidf", "bm25")
 EVAL_PROTOCOLS = ("time_window", "last_basket")
 ALIASES = {"max_iter": "max_itter"}
+AUTO = "auto"
+BLEND_SIGNALS = ("trending", "recent", "popularity")
+BLEND_MAX = 10.0  # the largest blend weight (hyperparameter and request field)
 
 
 @dataclass(frozen=True)
 class Param:
     name: str
-    type: str  # int | float | bool | str | date | list
+    type: str  # int | float | auto_float (a float, or "auto") | bool | str | date | list
     default: Any
     help: str
     min: float | None = None
@@ -53,10 +56,11 @@ class Param:
             return "a JSON list of strings or a comma-separated string"
         lo = "-inf" if self.min is None else _num(self.min)
         hi = "inf" if self.max is None else _num(self.max)
-        kind = "an integer" if self.type == "int" else "a number" if self.type == "float" else "text"
+        kind = "an integer" if self.type == "int" else "a number" if self.type in ("float", "auto_float") else "text"
+        auto = "auto, or " if self.type == "auto_float" else ""
         if self.min is None and self.max is None:
-            return kind
-        return f"{kind} in [{lo}, {hi}]"
+            return auto + kind
+        return f"{auto}{kind} in [{lo}, {hi}]"
 
 
 def _num(x: float) -> str:
@@ -69,8 +73,10 @@ SCHEMA: tuple[Param, ...] = (
           "How purchases become one rating per (customer, product): incident = 1 per pair, "
           "count = purchase lines, total_qty = summed quantity, normalize_count = count / product's "
           "mean count, log_qty = log(1 + summed quantity).", choices=RANKING_TYPES),
-    Param("recency_half_life_days", "float", 0.0,
-          "Weight each purchase line by 0.5^(age/half-life) before aggregating; 0 disables.",
+    Param("recency_half_life_days", "auto_float", AUTO,
+          "Weight each purchase line by 0.5^(age/half-life) before aggregating; 0 disables. auto = chosen on "
+          "the held-out data among off and a few half-lives (off unless the data has a trend and a half-life "
+          "beats off beyond noise; off when eval_days=0): docs/trends.md.",
           min=0, max=3650),
     Param("weighting", "str", "none",
           "Confidence weighting of the customer x product ratings before the fit (implicit ALS): none, "
@@ -106,6 +112,21 @@ SCHEMA: tuple[Param, ...] = (
           "Attach to an existing Spark cluster (spark://host:7077, yarn) instead of local Spark; empty = "
           "the SPARK_MASTER environment variable, else local (one host) or the job's own cluster (several).",
           group="cluster"),
+    # --- trends: what is selling now ------------------------------------------
+    Param("trend_window_days", "int", 7,
+          "Trending: each product's distinct buyers in the last N days against the N days before; also the "
+          "window of the recent best sellers.", min=1, max=365, group="trends"),
+    Param("trend_min_support", "int", 5,
+          "Trending: a product needs at least this many distinct buyers in the last trend_window_days to "
+          "trend.", min=1, max=10**6, group="trends"),
+    Param("blend_weight", "auto_float", AUTO,
+          "Final score = ALS score + weight x blend_signal (normalised to [0, 1]); 0 = the ALS scores alone. "
+          "auto = chosen on the held-out data (0 unless it beats the ALS alone beyond noise; 0 when "
+          "eval_days=0). Requests may override it (`blend`).", min=0, max=BLEND_MAX, group="trends"),
+    Param("blend_signal", "str", AUTO,
+          "What the blend adds: trending, recent (best sellers of the last trend_window_days), popularity "
+          "(all-time best sellers); auto = the one that scores best with its weight on the held-out data.",
+          choices=(AUTO,) + BLEND_SIGNALS, group="trends"),
     # --- dates and cold start ----------------------------------------------
     Param("retention_date", "date", "",
           "The model's as-of date (YYYYMMDD); data after it is ignored. Empty = last date in the data.",
@@ -114,7 +135,10 @@ SCHEMA: tuple[Param, ...] = (
           "Products and customers first seen within this many days before retention_date are new.",
           min=0, max=36500, group="dates"),
     Param("eval_days", "int", 3,
-          "Hold out the last N days to score the model against a popularity baseline; 0 = no evaluation.",
+          "Hold out the last N days to score the model against the baselines and choose the auto settings "
+          "(recency_half_life_days, blend_weight); when they hold fewer than 100 test customers the window is "
+          "widened, or each customer's last basket held out instead (logged, in metadata.json). 0 = no "
+          "evaluation (the auto settings are then off).",
           min=0, max=3650, group="dates"),
     Param("eval_k", "int", 10, "Cut-off K for the evaluation metrics.", min=1, max=1000, group="dates"),
     Param("eval_protocol", "str", "time_window",
@@ -201,7 +225,7 @@ def coerce(p: Param, raw: Any, source: str) -> Any:
         out = COERCERS[p.type](value)
     except (ValueError, TypeError) as exc:
         raise _fail(p, raw, source, str(exc) if str(exc) else "") from None
-    if p.type in ("int", "float"):
+    if p.type in ("int", "float") or (p.type == "auto_float" and out != AUTO):
         if out != out:  # NaN
             raise _fail(p, raw, source)
         if (p.min is not None and out < p.min) or (p.max is not None and out > p.max):
@@ -234,6 +258,11 @@ def merge(layers: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
     return out
 
 
+def is_auto(value: Any) -> bool:
+    """Is an `auto_float` hyperparameter left to `train` to choose?"""
+    return isinstance(value, str) and value == AUTO
+
+
 def source_spec_file() -> Path:
     """The `als_spec.json` at the top of the source tree (the image sets `Settings.spec_file`)."""
     return Path(__file__).resolve().parents[2] / "als_spec.json"
@@ -256,5 +285,6 @@ def markdown_table() -> str:
         default = json.dumps(p.default) if p.type in ("list", "bool") else repr(p.default) \
             if p.default == "" else str(p.default)
         allowed = p.allowed().replace("|", "\\|")
-        rows.append(f"| `{p.name}` | {p.type} | `{default}` | {allowed} | {p.help.replace('|', chr(92) + '|')} |")
+        kind = "float or auto" if p.type == "auto_float" else p.type
+        rows.append(f"| `{p.name}` | {kind} | `{default}` | {allowed} | {p.help.replace('|', chr(92) + '|')} |")
     return "\n".join(rows)

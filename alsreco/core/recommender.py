@@ -27,6 +27,13 @@ forced). An unknown item gets best sellers (`popular`), like an unknown customer
 
 A known customer with `items` (this session's views / basket) is scored with a factor re-solved
 from the stored ratings plus the session items (`session_factor`), not the trained one.
+
+The trend blend (core/trends.py, docs/trends.md): a customer's scores are the ALS scores plus
+weight x the blend signal (the model's `metadata.json` blend, or the request's `blend`), before the
+rules, so forced, new-product and model picks all rank by the sum. Similar products are blended only
+when the request asks (`blend`): the model's weight was chosen for customer scores, not cosines.
+`trending: true` asks for a Trending-Now list instead (reason `trending`, score the trending score),
+under the same rules (a known customer's purchases excluded).
 """
 from __future__ import annotations
 
@@ -36,19 +43,19 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import hyperparameters
+from . import hyperparameters, trends
 from .artifact import Model
 from .foldin import UserStep
+from .lists import pick
 from .rules import Plan, Prediction, Recommendation, Request, Rules
 from .scoring import BLOCK_CELLS as BATCH_CELLS
 from .scoring import BlockRanker
 from .similar import unit_rows
-from .topk import top_k_lists
 
 BLOCK_ROWS = 1024  # at most this many customers per matrix product ...
 PLAN_CACHE_SIZE = 256  # resolved rule sets kept per worker
 BLOCK_CELLS = 1 << 22  # ... and at most this many scores (16 MB of float32 per score matrix)
-MODEL, SIMILAR, COLD = "model", "similar", "popular"  # how a block of rows is scored = its reason
+MODEL, SIMILAR, COLD, TRENDING = "model", "similar", "popular", "trending"  # how a block is scored = its reason
 _NONE = np.empty(0, dtype=np.int64)
 
 
@@ -81,6 +88,16 @@ class Recommender:
         self.popularity_key = np.empty(n_products, dtype=np.float32)  # unique keys: no ties
         self.popularity_key[self.popular_order] = np.arange(n_products, 0, -1, dtype=np.float32)
         self.new_products = np.asarray(model.new_products, dtype=np.int64)
+        blend = meta.get("blend") or {}
+        self.blend_weight = float(blend.get("weight", 0.0))
+        self.blend_signal = trends.signal(blend.get("signal", "recent"), popularity, model.product_recent,
+                                          model.product_trending)
+        self.trending_score = np.zeros(n_products, dtype=np.float32) if model.product_trending is None \
+            else np.asarray(model.product_trending, dtype=np.float32)
+        trending_order = trends.trending_order(model.product_trending, model.product_recent, popularity,
+                                               np.asarray(self.product_ids))
+        self.trending_key = np.empty(n_products, dtype=np.float32)  # unique keys, like popularity_key
+        self.trending_key[trending_order] = np.arange(n_products, 0, -1, dtype=np.float32)
         self.user_step = UserStep.of(self.item_factors, self.implicit, self.alpha, self.reg_param, self.fits)
         self.unit_items = unit_rows(self.item_factors)  # float32, |row| = 1: cosine = one matrix product
         self._plans: dict[Rules, Plan] = {}
@@ -102,19 +119,21 @@ class Recommender:
             rules = self.rules_for(req)
             row = self._prepare_item(req) if req.item_id is not None else self._prepare_customer(req)
             prepared.append(row)
-            groups.setdefault((k, rules, row[0]), []).append(pos)
+            groups.setdefault((k, rules, row[0], self.blend_for(req, row[0])), []).append(pos)
         out: list[Prediction | None] = [None] * len(requests)
-        for (k, rules, kind), positions in groups.items():
+        for (k, rules, kind, weight), positions in groups.items():
             plan = self.plan(rules)
             step = self._block_rows()
             for start in range(0, len(positions), step):
                 chunk = [prepared[p] for p in positions[start:start + step]]
-                if kind == COLD:
+                if kind in (COLD, TRENDING):
                     shown = None
                 elif kind == SIMILAR:
                     shown = self.unit_items[[row[2] for row in chunk]] @ self.unit_items.T
                 else:
                     shown = self._scores([row[2] for row in chunk])
+                if weight and shown is not None:
+                    shown += np.float32(weight) * self.blend_signal
                 masked = [row[3] if kind == SIMILAR or plan.exclude_purchased else _NONE for row in chunk]
                 drop = [row[2] for row in chunk] if kind == SIMILAR else None
                 lists = self._rank(shown, masked, plan, k, kind, drop)
@@ -129,6 +148,9 @@ class Recommender:
         idx = self.customer_index.get(req.customer_id) if req.customer_id is not None else None
         basket, unknown = self._resolve(req.items)
         vector = None
+        if req.trending:  # no factor needed: the list is the Trending-Now order
+            bought = self.model.purchases.row(idx) if idx is not None else _NONE
+            return TRENDING, req, None, np.union1d(bought, basket) if len(basket) else bought, idx is not None, unknown
         if idx is not None:
             vector = self.session_factor(idx, basket) if len(basket) else self.user_factors[idx]
         elif len(basket):
@@ -150,30 +172,44 @@ class Recommender:
 
         Returns one list of `Recommendation` per index, in the order given, best first
         (forced items, then new products, then model picks; see the module docstring).
-        `rules=None` uses the defaults the model was trained with. Memory is bounded by
-        scoring at most `BLOCK_ROWS` customers (and `BLOCK_CELLS` scores) per matrix product.
+        `rules=None` uses the defaults the model was trained with; the model's blend applies. Memory is
+        bounded by scoring at most `BLOCK_ROWS` customers (and `BLOCK_CELLS` scores) per matrix product.
         """
         plan = self.plan(self.default_rules if rules is None else rules)
+        bias = self.bias(None)
         idx = np.asarray(customer_indices, dtype=np.int64)
         out: list[list[Recommendation]] = []
         step = self._block_rows()
         for start in range(0, len(idx), step):
             chunk = idx[start:start + step]
             bought = [self.model.purchases.row(int(i)) if plan.exclude_purchased else _NONE for i in chunk]
-            out.extend(self._rank(self.user_factors[chunk] @ self.item_factors.T, bought, plan, int(n), MODEL))
+            scores = self.user_factors[chunk] @ self.item_factors.T
+            out.extend(self._rank(scores if bias is None else scores + bias, bought, plan, int(n), MODEL))
         return out
 
     def ranker(self, n: int, rules: Rules | None = None, cells: int = BATCH_CELLS,
-               max_rows: int | None = None, threads: int = 1) -> BlockRanker:
+               max_rows: int | None = None, threads: int = 1, blend: float | None = None) -> BlockRanker:
         """Vectorised batch API: a `BlockRanker` giving, for blocks of known customers (model
         indices), the same lists as `recommend_block` as flat arrays (core/scoring.py), scoring
         at most `cells` customers x products per block and `max_rows` customers; `threads` for
-        each block's top-k."""
+        each block's top-k; `blend` the trend blend's weight (None = the model's)."""
         plan = self.plan(self.default_rules if rules is None else rules)
         return BlockRanker(self.user_factors, self.item_factors, self.model.purchases, n,
                            blocked=plan.blocked, forced=plan.forced, new=plan.new, include_new=plan.include_new,
                            exclude_purchased=plan.exclude_purchased, cells=cells, max_rows=max_rows,
-                           threads=threads)
+                           threads=threads, bias=self.bias(blend))
+
+    def blend_for(self, req: Request, kind: str) -> float:
+        """The blend weight of a request scored as `kind`: the request's, else the model's for a customer's
+        scores; similar products only when asked; none for popularity and Trending-Now lists."""
+        if kind == MODEL:
+            return self.blend_weight if req.blend is None else float(req.blend)
+        return float(req.blend or 0.0) if kind == SIMILAR else 0.0
+
+    def bias(self, blend: float | None) -> np.ndarray | None:
+        """weight x the blend signal per product (None when the weight is 0); `blend` None = the model's."""
+        weight = self.blend_weight if blend is None else float(blend)
+        return np.float32(weight) * self.blend_signal if weight > 0 else None
 
     def rules_for(self, req: Request) -> Rules:
         d = self.default_rules
@@ -245,42 +281,15 @@ class Recommender:
         `masked[r]` are never picked for row r except when forced; `drop[r]` (similar products: the
         item itself) is never listed, not even when forced."""
         rows = len(masked)
-        if shown is None:  # no factor: popularity, with unique keys so ties are deterministic
+        if shown is None and kind == TRENDING:  # Trending-Now order, unique keys
+            shown = np.broadcast_to(self.trending_score, (rows, len(self.product_ids)))
+            keys = np.tile(self.trending_key, (rows, 1))
+        elif shown is None:  # no factor: popularity, with unique keys so ties are deterministic
             shown = np.broadcast_to(self.popularity_score, (rows, len(self.product_ids)))
             keys = np.tile(self.popularity_key, (rows, 1))
         else:
             keys = shown.copy()
-        if len(plan.blocked_idx):
-            keys[:, plan.blocked_idx] = -np.inf
-        if rows == 1:
-            keys[0, masked[0]] = -np.inf
-        elif rows:
-            lens = [len(b) for b in masked]
-            keys[np.repeat(np.arange(rows), lens), np.concatenate(masked).astype(np.int64)] = -np.inf
-        if len(plan.forced):
-            keys[:, plan.forced] = -np.inf  # forced products come first or not at all
-        forced = [plan.forced[:n]] * rows if drop is None else [plan.forced[plan.forced != d][:n] for d in drop]
-        picks: list[list[int]] = [f.tolist() for f in forced]
-        reasons: list[list[str]] = [["forced"] * len(p) for p in picks]
-        n_new = min(plan.include_new, n - min((len(f) for f in forced), default=0))
-        if n_new > 0 and len(plan.new):
-            new_keys = keys[:, plan.new]
-            order = np.argsort(-new_keys, axis=1, kind="stable")[:, :n_new]
-            for r in range(rows):
-                room = min(plan.include_new, n - len(picks[r]))
-                chosen = [int(plan.new[j]) for j in order[r, :room] if np.isfinite(new_keys[r, j])]
-                picks[r] += chosen
-                reasons[r] += ["new_product"] * len(chosen)
-                keys[r, chosen] = -np.inf
-        most = n - min((len(f) for f in forced), default=0)
-        for r, best in enumerate(top_k_lists(keys, most)):
-            best = best[:n - len(picks[r])].tolist()
-            picks[r] += best
-            reasons[r] += [kind] * len(best)
-        ids, names = self.product_ids, self.product_names
-        return [[Recommendation(ids[i], round(v, 6), why, names[i])
-                 for i, v, why in zip(row, shown[r, row].tolist(), reasons[r])]
-                for r, row in enumerate(picks)]
+        return pick(keys, shown, masked, plan, n, kind, drop, self.product_ids, self.product_names)
 
 
 def _index(ids: list[str]) -> dict[str, int]:

@@ -84,13 +84,15 @@ class Request:
     include_items: tuple[str, ...] = ()
     candidates: tuple[str, ...] | None = None
     item_id: str | None = None  # similar products: no customer, `exclude_purchased` does not apply
+    trending: bool = False  # a Trending-Now list instead of the customer's scores (core/trends.py)
+    blend: float | None = None  # the trend blend's weight; None = the model's (metadata.json blend.weight)
 
 
 @dataclass(slots=True)
 class Recommendation:
     product_id: str
     score: float
-    reason: str  # model | similar | new_product | forced | popular
+    reason: str  # model | similar | new_product | forced | popular | trending
     name: str = ""
 
 

@@ -53,13 +53,15 @@ class BlockRanker:
     (whatever the pool); then up to `include_new` of `new` (in the pool, not forced; ties by
     their order in `new`), best first; then the best-scoring pool products. With
     `exclude_purchased`, what a customer bought (`purchases`) is never picked except when forced.
+    `bias` (float per product, e.g. the trend blend's weight x signal, core/trends.py) is added to
+    every customer's scores: the lists and the scores they report are those of the sum.
     """
 
     def __init__(self, user_factors: np.ndarray, item_factors: np.ndarray, purchases: Purchases | None,
                  n: int, *, blocked: np.ndarray | None = None, forced: np.ndarray | None = None,
                  new: np.ndarray | None = None, include_new: int = 0, exclude_purchased: bool = True,
                  reason: int = MODEL, cells: int = BLOCK_CELLS, max_rows: int | None = None,
-                 threads: int = 1):
+                 threads: int = 1, bias: np.ndarray | None = None):
         n_products = len(item_factors)
         self.threads = threads  # for `top_k` over a block (batch writers: the host's cores)
         self.n = max(0, int(n))
@@ -74,6 +76,9 @@ class BlockRanker:
         self.column_of[self.columns] = np.arange(len(self.columns))
         self.items_t = np.ascontiguousarray(np.asarray(item_factors, dtype=np.float32)[self.columns].T)
         self.forced_t = np.ascontiguousarray(np.asarray(item_factors, dtype=np.float32)[self.forced].T)
+        bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.bias = None if bias is None else bias[self.columns]  # per score column
+        self.forced_bias = None if bias is None else bias[self.forced]
         new_cols = self.column_of[np.asarray([] if new is None else new, dtype=np.int64)]
         self.new_columns = new_cols[new_cols >= 0]
         self.n_model = self.n - len(self.forced)
@@ -109,6 +114,8 @@ class BlockRanker:
         keys = self._buf[:rows]
         users = np.asarray(self.users[chunk], dtype=np.float32)
         np.matmul(users, self.items_t, out=keys)
+        if self.bias is not None:
+            keys += self.bias
         if self.purchases is not None and rows:
             r, c = self.purchases.block_cells(chunk)
             c = self.column_of[c]
@@ -123,6 +130,8 @@ class BlockRanker:
         parts = []
         if len(self.forced):
             forced_scores = np.asarray(self.users[chunk], dtype=np.float32) @ self.forced_t
+            if self.forced_bias is not None:
+                forced_scores += self.forced_bias
             parts.append((np.broadcast_to(self.forced, forced_scores.shape), forced_scores,
                           np.ones(forced_scores.shape, dtype=bool), FORCED))
         taken = np.zeros(rows, dtype=np.int64)

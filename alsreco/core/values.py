@@ -88,8 +88,16 @@ def _to_list(v: Any) -> list[str]:
     return [str(x) for x in v]
 
 
+def _to_auto_float(v: Any) -> float | str:
+    """"auto" (any case), else a number."""
+    if isinstance(v, str) and v.strip().lower() == "auto":
+        return "auto"
+    return _to_float(v)
+
+
 COERCERS: dict[str, Callable[[Any], Any]] = {
-    "int": _to_int, "float": _to_float, "bool": _to_bool, "str": _to_str, "date": _to_date, "list": _to_list,
+    "int": _to_int, "float": _to_float, "auto_float": _to_auto_float, "bool": _to_bool, "str": _to_str,
+    "date": _to_date, "list": _to_list,
 }
 
 

@@ -155,4 +155,5 @@ def assemble(r: Ratings, cat: ratings_mod.Catalogue, users: np.ndarray, items: n
         product_popularity=cat.product_popularity, product_first_seen=cat.product_first_seen,
         customer_first_seen=cat.customer_first_seen, new_products=cat.new_products,
         new_customers=cat.new_customers, metadata=metadata,
+        product_recent=cat.trends.recent, product_trending=cat.trends.trending,
     )

@@ -47,6 +47,7 @@ class Shared:
     exclude_purchased: bool
     cells: int
     group: int
+    bias: np.ndarray | None = None  # the trend blend per product (core/trends.py), None = no blend
 
 
 @dataclass
@@ -72,7 +73,7 @@ def write_recommendations(spark, model: Model, path: Path, cells: int = BLOCK_CE
     plan = rec.plan(rec.default_rules)
     shared = Shared(np.asarray(model.item_factors, dtype=np.float32), np.asarray(model.product_ids),
                     int(hp.get("reco_item", 10)), plan.blocked, plan.forced, plan.new, plan.include_new,
-                    plan.exclude_purchased, cells, int(hp.get("group_size", 10000)))
+                    plan.exclude_purchased, cells, int(hp.get("group_size", 10000)), rec.bias(None))
     sc = spark.sparkContext
     parts = cut(len(model.customer_ids), slices or sc.defaultParallelism * SLICES_PER_CORE)
     broadcast = sc.broadcast(shared)
@@ -115,7 +116,8 @@ def score_slice(shared: Shared, s: Slice) -> Iterator[tuple[bytes, int]]:
                        (n, len(shared.item_factors)))
     ranker = BlockRanker(s.user_factors, shared.item_factors, bought, shared.n, blocked=shared.blocked,
                          forced=shared.forced, new=shared.new, include_new=shared.include_new,
-                         exclude_purchased=shared.exclude_purchased, cells=shared.cells, max_rows=shared.group)
+                         exclude_purchased=shared.exclude_purchased, cells=shared.cells, max_rows=shared.group,
+                         bias=shared.bias)
     writer = BlockWriter(s.customer_ids, shared.product_ids)
     for chunk in ranker.blocks(np.arange(n)):
         ranked = ranker.rank(chunk)

@@ -1,64 +1,33 @@
 """Held-out evaluation: fit on the data before the held-out part (`eval_protocol`: the last `eval_days`
-days, or each customer's last basket), score the model (or, with `tune`, each setting tried) and a
-popularity baseline on it, log one `metric:` line per value with the number of test customers, and a
+days, widened or replaced by each customer's last basket when too thin: windows.py), score the model (or,
+with `tune`, each setting tried) and the baselines on it (all-time best sellers, the recent best sellers
+and the Trending-Now list), choose the half-life (`recency_half_life_days=auto`: recency.py) and the trend
+blend (blend.py) on it, log one `metric:` line per value with the number of test customers, and a
 bootstrap interval of model minus popularity NDCG@K with a warning when it cannot tell them apart.
 
-Memory is bounded whatever the catalogue: both are ranked in blocks of at most
-`BLOCK_CELLS` scores (core/scoring.py), and what each customer bought in the window is a
-CSR array (`metrics.Relevant`), not a Python set.
+Everything is chosen on this held-out part of the training data; the final model is then fitted on all of
+it. A benchmark's test part is never given to `train`, so nothing is chosen on it.
+The held-out part itself (its lists, fits and baselines, in bounded memory) is holdout.py.
 """
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..core.artifact import Purchases
 from ..core.errors import UserError
-from ..core.scoring import BLOCK_CELLS, BlockRanker
-from . import als, metrics, splits, tune, weighting
-from . import ratings as ratings_mod
+from . import blend, metrics, recency, splits, tune, windows
+from .holdout import Holdout, Scored, order_key, popularity_lists, relevant_items, top_lists
+
+__all__ = ["Holdout", "Outcome", "Scored", "check", "compare", "log_metrics", "order_key", "popularity_lists",
+           "relevant_items", "run", "split_pandas", "top_lists"]
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_SAMPLES = 2000
 MIN_TEST_CUSTOMERS = 100
-
-
-def relevant_items(users: np.ndarray, items: np.ndarray, bought: Purchases) -> tuple[np.ndarray, metrics.Relevant]:
-    """(customers, relevant): the customers (ascending model index) who bought in the window
-    something they had not bought before, and those items. `users`/`items` are the window's
-    purchase lines as model indices (-1 = unknown to the model)."""
-    n_products = np.int64(bought.shape[1])
-    known = (users >= 0) & (items >= 0)
-    pairs = np.unique(users[known].astype(np.int64) * n_products + items[known])  # sorted: customer, item
-    customers = np.unique(pairs // n_products)
-    r, c = bought.block_cells(customers)
-    fresh = pairs[~np.isin(pairs, customers[r] * n_products + c)]
-    customers, counts = np.unique(fresh // n_products, return_counts=True)
-    indptr = np.zeros(len(customers) + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return customers, metrics.Relevant(indptr, fresh % n_products)
-
-
-def top_lists(users: np.ndarray, items: np.ndarray, bought: Purchases, customers: np.ndarray, k: int,
-              max_rows: int | None = None, cells: int = BLOCK_CELLS) -> np.ndarray:
-    """customers x k best items (-1 past a short list), bought items excluded, scored in blocks
-    of at most `cells` customers x products (and `max_rows` customers)."""
-    ranker = BlockRanker(users, items, bought, k, cells=cells, max_rows=max_rows)
-    out = [ranker.top(chunk) for chunk in ranker.blocks(customers)]
-    return np.concatenate(out) if out else np.zeros((0, min(k, len(items))), dtype=np.int64)
-
-
-def popularity_lists(popularity: np.ndarray, bought: Purchases, customers: np.ndarray, k: int,
-                     max_rows: int | None = None, cells: int = BLOCK_CELLS) -> np.ndarray:
-    """The baseline: best sellers not bought yet, i.e. `top_lists` of a rank-1 model whose
-    customer factors are 1 and item factors the popularity (ties by product index)."""
-    ones = np.broadcast_to(np.ones(1, dtype=np.float32), (bought.shape[0], 1))
-    return top_lists(ones, np.asarray(popularity, dtype=np.float32)[:, None], bought, customers, k, max_rows, cells)
 
 
 def split_pandas(df: pd.DataFrame, hp: dict[str, Any], start: pd.Timestamp):
@@ -69,57 +38,15 @@ def split_pandas(df: pd.DataFrame, hp: dict[str, Any], start: pd.Timestamp):
 
 
 @dataclass
-class Scored:
-    metrics: dict[str, float]
-    ndcg: np.ndarray  # per test customer
-    seconds: float = 0.0
+class Outcome:
+    """What the evaluation decided: metadata["metrics"], the setting to fit on all data (its half-life a
+    number), the tuning, and metadata["recency"] and metadata["blend"]."""
 
-    @staticmethod
-    def mean(scored: list["Scored"]) -> "Scored":
-        return Scored({k: float(np.mean([s.metrics[k] for s in scored])) for k in scored[0].metrics},
-                      np.mean([s.ndcg for s in scored], axis=0), sum(s.seconds for s in scored))
-
-
-class Holdout:
-    """An evaluation split ready to score settings: who is scored and what they bought in the held-out
-    part, popularity's lists, and the split's ratings weighted and in Spark once per weighting (the
-    settings `tune` tries reuse them; nothing is re-read)."""
-
-    def __init__(self, spark, split: splits.Split, hp: dict[str, Any]):
-        self.spark, self.split, self.k, self.group_size = spark, split, hp["eval_k"], hp["group_size"]
-        r = split.ratings
-        self.bought = r.purchases()
-        self.rows, self.relevant = relevant_items(split.test_users, split.test_items, self.bought)
-        self._frames: dict[tuple, tuple[ratings_mod.Ratings, Any]] = {}
-        if len(self.rows):
-            popularity = np.bincount(r.item, minlength=r.shape[1]).astype(np.float32)
-            recs = popularity_lists(popularity, self.bought, self.rows, self.k, self.group_size)
-            self.popularity = self._scored(recs)
-
-    def _scored(self, recs: np.ndarray, seconds: float = 0.0) -> Scored:
-        return Scored(metrics.ranking_metrics(recs, self.relevant, self.k, self.split.ratings.shape[1]),
-                      metrics.row_terms(recs, self.relevant, self.k)["ndcg"], seconds)
-
-    def weighted(self, hp: dict[str, Any]) -> tuple[ratings_mod.Ratings, Any]:
-        key = weighting.key(hp)
-        if key not in self._frames:
-            w = weighting.weigh(self.split.ratings, hp)
-            self._frames[key] = (w, weighting.frame(self.spark, w, self.split.frame, hp))
-        return self._frames[key]
-
-    def score(self, hp: dict[str, Any]) -> Scored:
-        """Fit `hp` on the split's ratings and score it on the held-out part."""
-        started = time.monotonic()
-        r, frame = self.weighted(hp)
-        users, items = als.fit(self.spark, r, hp, frame)
-        return self._scored(top_lists(users, items, self.bought, self.rows, self.k, self.group_size),
-                            time.monotonic() - started)
-
-    def release(self) -> None:
-        for _, frame in self._frames.values():
-            if frame is not None and frame is not self.split.frame:
-                frame.unpersist()
-        self._frames.clear()
+    metrics: dict[str, Any]
+    fitted: dict[str, Any]
+    tuning: tune.Tuning | None = None
+    recency: dict[str, Any] = field(default_factory=dict)
+    blend: dict[str, Any] = field(default_factory=dict)
 
 
 def check(hp: dict[str, Any]) -> None:
@@ -128,44 +55,83 @@ def check(hp: dict[str, Any]) -> None:
                         "(eval_protocol says what is held out), or tune=false")
 
 
-def run(spark, hp: dict[str, Any], as_of: pd.Timestamp, split: Callable[[str, pd.Timestamp], Any]
-        ) -> tuple[dict[str, Any], dict[str, Any], tune.Tuning | None]:
-    """Evaluate `hp` (or, with `tune`, search settings) on the held-out data of `eval_protocol`.
-    Returns (the evaluation for metadata["metrics"], the setting to fit on all data, the tuning)."""
+def run(spark, hp: dict[str, Any], as_of: pd.Timestamp, prepared) -> Outcome:
+    """Evaluate `hp` (or, with `tune`, search settings) on the held-out data of `eval_protocol` (windows.py),
+    choosing the half-life (when auto) and the blend on it. `prepared` (prepare.Prepared) gives the splits."""
     if hp["eval_days"] == 0:
-        return {"skipped": "eval_days=0"}, hp, None
+        why = "eval_days=0"
+        return Outcome({"skipped": why}, recency.unevaluated(hp, why)[0], None, recency.unevaluated(hp, why)[1],
+                       blend.unevaluated(hp, why))
     days, k, protocol = hp["eval_days"], hp["eval_k"], hp["eval_protocol"]
+    span = int((as_of - pd.Timestamp(prepared.first_date).normalize()).days) + 1
+    def holdout_of(split: splits.Split, protocol: str) -> Holdout:
+        return Holdout(spark, split, hp, protocol, span)
+
+    holdout, info = windows.choose(hp, as_of, prepared, holdout_of)
     result: dict[str, Any] = {"protocol": protocol, "k": k}
-    start = as_of - pd.Timedelta(days=days - 1)
-    if protocol == "time_window":
-        result.update(eval_days=days, window_start=str(start.date()), window_end=str(as_of.date()))
-    got = split(protocol, start)
-    holdout = Holdout(spark, got, hp) if got is not None else None
     if holdout is None or not len(holdout.rows):
-        result["skipped"] = ("the held-out data or the data before it is empty" if holdout is None else
-                             "no held-out customer bought anything new that the model knows")
-        log.warning("evaluation skipped%s: %s", " (and tune)" if hp["tune"] else "", result["skipped"])
-        return result, hp, None
+        if holdout is not None:
+            holdout.release()
+        why = ("the held-out data or the data before it is empty" if holdout is None else
+               "no held-out customer bought anything new that the model knows")
+        if protocol == "time_window":
+            why += f" (time windows of up to {info.get('eval_days', days)} days, then each customer's last basket)"
+        if hp["tune"]:
+            raise UserError(f"tune=true cannot run: it scores the settings it tries on held-out customers, and {why}. "
+                            "Give more history (customers who come back), or set tune=false")
+        result.update(info, skipped=why)
+        log.warning("evaluation skipped: %s", why)
+        fitted, recency_meta = recency.unevaluated(hp, why)
+        return Outcome(result, fitted, None, recency_meta, blend.unevaluated(hp, why))
+    got = holdout.split
+    if holdout.protocol != protocol or info.get("eval_days", days) != days:
+        result["requested"] = {"protocol": protocol, "eval_days": days}
+    result.update(info, protocol=holdout.protocol)
     if got.info.get("baskets") == "day":
         log.warning("last_basket: the data has no invoice ids; each customer's last purchase day is held out")
     result.update(got.info)
     tuning = None
+    others: list[Holdout | None] = []
+
+    def secondary() -> Holdout | None:  # the other protocol's held-out part, built when first asked for
+        if not others:
+            others.append(windows.other(hp, as_of, prepared, holdout_of, holdout.protocol))
+            if others[0] is not None:
+                result["other_protocol"] = {"protocol": others[0].protocol, "test_customers": len(others[0].rows)}
+        return others[0]
+
     try:
+        fitted, recency_meta, scored = recency.choose(holdout, hp, secondary)
         if hp["tune"]:
             key = f"ndcg_at_{k}"
-            tuning = tune.search(holdout.score, hp, lambda sc: (sc.metrics[key], sc.metrics),
+            tuning = tune.search(holdout.score, fitted, lambda sc: (sc.metrics[key], sc.metrics),
                                  terms_of=lambda sc: sc.ndcg)
-            hp = {**hp, **tuning.chosen}
+            fitted = {**fitted, **tuning.chosen}
             scored = Scored.mean(tuning.chosen_results)
+            factors = holdout.fitted(fitted).factors  # the chosen setting's factors, for the blend
         else:
-            scored = holdout.score(hp)
+            scored = scored or holdout.fitted(fitted)
+            factors = scored.factors
+        blend_meta, served = blend.choose(holdout, hp, factors, fitted, secondary)
     finally:
         holdout.release()
+        for other in others:
+            if other is not None:
+                other.release()
     r = got.ratings
     result.update(test_customers=len(holdout.rows), train_customers=r.shape[0], train_products=r.shape[1],
                   model=scored.metrics, popularity=holdout.popularity.metrics,
-                  model_vs_popularity=compare(scored.ndcg, holdout.popularity.ndcg, k))
-    return result, hp, tuning
+                  model_vs_popularity=compare(scored.ndcg, holdout.popularity.ndcg, k),
+                  served=served.metrics, recent=holdout.baselines["recent"].metrics,
+                  trending=holdout.baselines["trending"].metrics,
+                  served_vs_baselines={name: _interval(served.ndcg - b.ndcg)
+                                       for name, b in holdout.baselines.items()})
+    return Outcome(result, fitted, tuning, recency_meta, blend_meta)
+
+
+def _interval(diff: np.ndarray) -> dict[str, Any]:
+    lo, hi = metrics.bootstrap_ci(diff, BOOTSTRAP_SAMPLES)
+    return {"diff": float(np.mean(diff)), "ci95": [lo, hi]}
 
 
 def compare(model: np.ndarray, popularity: np.ndarray, k: int) -> dict[str, Any]:
@@ -192,7 +158,7 @@ def log_metrics(result: dict[str, Any]) -> None:
     test customers after the value."""
     n = result.get("test_customers")
     note = f" ({n} test customers)" if n is not None else ""
-    for who in ("model", "popularity"):
+    for who in ("model", "popularity", "served", "recent", "trending"):
         for name, value in (result.get(who) or {}).items():
             log.info("metric: %s.%s=%.6f%s", who, name, value, note)
     if "model" not in result:
@@ -210,3 +176,7 @@ def log_metrics(result: dict[str, Any]) -> None:
              "%s)", n, where, k, m, p, m - p, lo, hi, lift)
     if "warning" in cmp:
         log.warning("evaluation: %s", cmp["warning"])
+    served = result["served"][f"ndcg_at_{k}"]
+    log.info("evaluation: served (the blend) ndcg@%d=%.4f vs %s", k, served, ", ".join(
+        f"{name} {result[name][f'ndcg_at_{k}']:.4f} ({v['diff']:+.4f}, 95% CI {v['ci95'][0]:+.4f}..{v['ci95'][1]:+.4f})"
+        for name, v in result["served_vs_baselines"].items()))

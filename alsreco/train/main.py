@@ -32,6 +32,7 @@ from .cluster.describe import describe as describe_cluster
 from .cluster.roles import run_role
 from .inputs import channels
 from .inputs.spark_files import spool_pipes
+from .ratings import half_life
 from .sigterm import StopOnSigterm
 from .spark import jvm
 from .spark import session as spark_mod
@@ -91,10 +92,14 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                      len(cat.new_customers))
             if session is None:
                 session = spark_mod.start(paths, settings, ratings=len(r.rating))
-            evaluation, fitted, tuning = evaluate.run(session, hp, as_of, prepared.split)
+            outcome = evaluate.run(session, hp, as_of, prepared)
+            evaluation, fitted, tuning = outcome.metrics, outcome.fitted, outcome.tuning
             evaluate.log_metrics(evaluation)
+            base_frame = prepared.frame
+            if fitted["recency_half_life_days"] != half_life(hp):  # auto chose a half-life: rate the lines again
+                r, base_frame = prepared.reweigh(fitted["recency_half_life_days"])
             r = weighting.weigh(r, fitted)  # the model's purchases hold the ratings ALS was fitted on
-            frame = weighting.frame(session, r, prepared.frame, fitted)
+            frame = weighting.frame(session, r, base_frame, fitted)
             users, items = als.fit(session, r, fitted, frame)
             if frame is not None and frame is not prepared.frame:
                 frame.unpersist()
@@ -114,7 +119,8 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                 "implicit_prefs": fitted["implicit_prefs"], "max_iter": fitted["max_itter"],
                 "fits": als.fits_for(fitted, len(r.rating)),
                 "nonnegative": fitted["nonnegative"], "ranking_type": fitted["ranking_type"],
-                "weighting": fitted["weighting"], "bm25_k1": fitted["bm25_k1"], "bm25_b": fitted["bm25_b"]},
+                "weighting": fitted["weighting"], "bm25_k1": fitted["bm25_k1"], "bm25_b": fitted["bm25_b"],
+                "recency_half_life_days": fitted["recency_half_life_days"]},
         "retention_date": str(as_of.date()),
         "data": {**prepared.report.as_dict(), **source,
                  "customers": r.shape[0], "products": r.shape[1], "ratings": int(len(r.rating)),
@@ -122,6 +128,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                  "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},
         "metrics": evaluation,
         **({"tuning": tuning.as_dict(f"ndcg_at_{hp['eval_k']}")} if tuning is not None else {}),
+        "recency": outcome.recency, "blend": outcome.blend, "trends": cat.trends.summary(hp, as_of),
         "versions": versions,
         "cluster": cluster_info,
     }

@@ -38,6 +38,16 @@ class Relevant:
         np.cumsum([len(r) for r in rows], out=indptr[1:])
         return cls(indptr, np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64))
 
+    def take(self, rows: np.ndarray) -> "Relevant":
+        """The rows `rows` (ascending or not), as their own Relevant."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = self.lengths[rows]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        starts = self.indptr[rows]
+        at = np.repeat(starts - indptr[:-1], lengths) + np.arange(int(indptr[-1]), dtype=np.int64)
+        return Relevant(indptr, self.indices[at])
+
     def hits(self, recommended: np.ndarray) -> np.ndarray:
         """rows x width bool: is recommended[r, j] one of row r's items (-1 never is)."""
         recs = np.asarray(recommended, dtype=np.int64)

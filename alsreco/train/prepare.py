@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..core.settings import Settings
 from . import ratings as ratings_mod
-from . import spark_ratings, splits
+from . import spark_ratings, spark_trends, splits
 from .inputs import read, spark_read
 from .inputs.read import LoadReport
 from .ratings import Catalogue, Ratings
@@ -44,6 +44,10 @@ class Prepared:
     split: Callable[[str, pd.Timestamp], splits.Split | None]  # evaluation split: (protocol, window start)
     frame: Any = None  # the ratings as a Spark DataFrame (Spark path), for the ALS fit
     release: Callable[[], None] = lambda: None  # drop what the Spark path persisted
+    # the ratings (and their Spark frame) under another recency_half_life_days, same indices
+    reweigh: Callable[[float], tuple[Ratings, Any]] = lambda days: (None, None)  # type: ignore[assignment]
+    # customers with a purchase before a day and one on or after it (the time window's returning customers)
+    returning: Callable[[pd.Timestamp], int] = lambda start: 0
 
     @property
     def path(self) -> str:
@@ -87,8 +91,19 @@ def pandas_path(files: list[Path], hp: dict[str, Any]) -> Prepared:
     as_of = ratings_mod.as_of_date(df, hp)
     r = ratings_mod.build(df, hp, as_of)
     cat = ratings_mod.catalogue(df, r, hp, as_of)
+    spans: list[tuple[pd.Series, pd.Series]] = []
+
+    def returning(start: pd.Timestamp) -> int:
+        if not spans:  # each customer's first and last purchase, once
+            by = df.groupby("customer", sort=False)["date"]
+            spans.append((by.min(), by.max()))
+        first, last = spans[0]
+        return int(((first < start) & (last >= start)).sum())
+
     return Prepared(report, as_of, r, cat, str(df["date"].min()), str(df["date"].max()),
-                    split=lambda protocol, start: splits.pandas_split(df, hp, as_of, protocol, start))
+                    split=lambda protocol, start: splits.pandas_split(df, hp, as_of, protocol, start),
+                    reweigh=lambda days: (ratings_mod.build(df, splits.half_life_hp(hp, days), as_of), None),
+                    returning=returning)
 
 
 def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: str = "",
@@ -109,12 +124,40 @@ def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: 
             else spark_ratings.split(frame, hp, start)
         if got is None:
             return None
-        made.append(got[0].unpersister())
-        return splits.Split(got[0].ratings, got[1], got[2], got[0].frame, got[3] if len(got) > 3 else {})
+        sr = got[0]
+        own = [sr.unpersister()]
+        made.extend(own)
+        split_as_of = as_of if protocol == "last_basket" else start - pd.Timedelta(days=1)
+
+        def reweigh(days: float):
+            again = spark_ratings.build(sr.lines, splits.half_life_hp(hp, days), split_as_of, like=sr)
+            own.append(again.unpersister())
+            made.append(own[-1])
+            return again.ratings, again.frame
+
+        def release_split() -> None:
+            for unpersist in own:
+                unpersist()
+
+        return splits.Split(sr.ratings, got[1], got[2], sr.frame, got[3] if len(got) > 3 else {},
+                            trends=spark_trends.compute(sr.lines, sr.products, sr.ratings.shape[1], split_as_of, hp),
+                            reweigh=reweigh, release=release_split)
+
+    def reweigh(days: float):
+        again = spark_ratings.build(frame, splits.half_life_hp(hp, days), as_of, like=sr)
+        made.append(again.unpersister())
+        return again.ratings, again.frame
+
+    def returning(start: pd.Timestamp) -> int:
+        from pyspark.sql import functions as F
+        cut = F.lit(str(start)).cast("timestamp")
+        spans = frame.groupBy("customer").agg(F.min("date").alias("first"), F.max("date").alias("last"))
+        return int(spans.where((F.col("first") < cut) & (F.col("last") >= cut)).count())
 
     def release() -> None:
         for unpersist in [sr.unpersister(), *made]:
             unpersist()
         spark_read.release(spark)
 
-    return Prepared(report, as_of, sr.ratings, cat, str(first), str(last), split, sr.frame, release)
+    return Prepared(report, as_of, sr.ratings, cat, str(first), str(last), split, sr.frame, release, reweigh,
+                    returning)

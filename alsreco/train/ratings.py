@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..core.artifact import Purchases
 from ..core.errors import UserError
+from . import trends
 
 
 @dataclass
@@ -38,13 +39,19 @@ def as_of_date(df: pd.DataFrame, hp: dict[str, Any]) -> pd.Timestamp:
     return pd.Timestamp(df["date"].max()).normalize()
 
 
+def half_life(hp: dict[str, Any]) -> float:
+    """`recency_half_life_days` as a number: `auto` (not chosen yet) is off."""
+    value = hp.get("recency_half_life_days") or 0.0
+    return 0.0 if isinstance(value, str) else float(value)
+
+
 def _weights(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp) -> np.ndarray:
-    half_life = float(hp.get("recency_half_life_days") or 0.0)
-    if half_life <= 0:
+    days = half_life(hp)
+    if days <= 0:
         return np.ones(len(df))
     end = as_of + pd.Timedelta(days=1)
     age_days = (end - df["date"]).dt.total_seconds().to_numpy() / 86400.0
-    return np.power(0.5, np.clip(age_days, 0, None) / half_life)
+    return np.power(0.5, np.clip(age_days, 0, None) / days)
 
 
 def build(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp) -> Ratings:
@@ -91,6 +98,7 @@ class Catalogue:
     product_names: np.ndarray  # str
     new_products: np.ndarray  # int32, newest first
     new_customers: np.ndarray  # int32
+    trends: trends.Trends  # recent buyers and trending score per product, as of the model's day
 
 
 def catalogue(df: pd.DataFrame, ratings: Ratings, hp: dict[str, Any], as_of: pd.Timestamp) -> Catalogue:
@@ -106,4 +114,5 @@ def catalogue(df: pd.DataFrame, ratings: Ratings, hp: dict[str, Any], as_of: pd.
     new_p = np.flatnonzero(p_first > cutoff)
     new_p = new_p[np.argsort(p_first[new_p], kind="stable")[::-1]].astype(np.int32)
     new_c = np.flatnonzero(c_first > cutoff).astype(np.int32)
-    return Catalogue(popularity, p_first, c_first, np.asarray(names.to_numpy(), dtype=str), new_p, new_c)
+    return Catalogue(popularity, p_first, c_first, np.asarray(names.to_numpy(), dtype=str), new_p, new_c,
+                     trends.compute(df, ratings.product_ids, as_of, hp))

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from .ratings import Catalogue, Ratings
+from . import spark_trends
+from .ratings import Catalogue, Ratings, half_life
 
 DAY_US = 86_400_000_000
 
@@ -25,13 +26,15 @@ class SparkRatings:
     frame: Any  # the same pairs as a persisted Spark DataFrame (user int, item int, rating float), for ALS
     customers: Any  # (customer, user) index table
     products: Any  # (product, item) index table
+    owns_index: bool = True  # False: the index tables are another SparkRatings' (`build(..., like=)`)
+    lines: Any = None  # the purchase lines they were built from (a lazy DataFrame: reweigh, trends)
 
     def unpersist(self) -> None:
         self.unpersister()()
 
     def unpersister(self) -> Callable[[], None]:
         """A function that unpersists the Spark frames, holding them but not the driver's arrays."""
-        frames = (self.frame, self.customers, self.products)
+        frames = (self.frame, self.customers, self.products) if self.owns_index else (self.frame,)
 
         def unpersist() -> None:
             for frame in frames:
@@ -71,21 +74,26 @@ def _index(frame, column: str, index: str):
     return table, np.asarray(ids, dtype=str)
 
 
-def build(frame, hp: dict[str, Any], as_of: pd.Timestamp) -> SparkRatings:
-    """`ratings.build`: aggregate purchase lines into ratings according to `ranking_type`."""
+def build(frame, hp: dict[str, Any], as_of: pd.Timestamp, like: SparkRatings | None = None) -> SparkRatings:
+    """`ratings.build`: aggregate purchase lines into ratings according to `ranking_type`. `like`: ratings
+    of the same lines (e.g. under another half-life) whose index tables are reused."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    half_life = float(hp.get("recency_half_life_days") or 0.0)
-    if half_life > 0:
+    days = half_life(hp)
+    if days > 0:
         end = _micros(as_of + pd.Timedelta(days=1))
         age = (F.lit(end) - F.unix_micros("date")).cast("double") / DAY_US
-        w = F.pow(F.lit(0.5), F.greatest(age, F.lit(0.0)) / half_life)
+        w = F.pow(F.lit(0.5), F.greatest(age, F.lit(0.0)) / days)
     else:
         w = F.lit(1.0)
-    customers, customer_ids = _index(frame, "customer", "user")
-    products, product_ids = _index(frame, "product", "item")
+    if like is not None:
+        customers, customer_ids = like.customers, like.ratings.customer_ids
+        products, product_ids = like.products, like.ratings.product_ids
+    else:
+        customers, customer_ids = _index(frame, "customer", "user")
+        products, product_ids = _index(frame, "product", "item")
     agg = (frame.select("customer", "product", w.alias("w"), (w * F.col("quantity")).alias("wq"))
            .groupBy("customer", "product").agg(F.sum("w").alias("count"), F.sum("wq").alias("qty"))
            .join(customers, "customer").join(products, "product"))
@@ -106,7 +114,7 @@ def build(frame, hp: dict[str, Any], as_of: pd.Timestamp) -> SparkRatings:
              .persist(StorageLevel.MEMORY_AND_DISK))
     user, item, rating = collect_pairs(pairs)
     ratings = Ratings(customer_ids=customer_ids, product_ids=product_ids, user=user, item=item, rating=rating)
-    return SparkRatings(ratings, pairs, customers, products)
+    return SparkRatings(ratings, pairs, customers, products, owns_index=like is None, lines=frame)
 
 
 def collect_pairs(pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,7 +163,8 @@ def catalogue(frame, sr: SparkRatings, hp: dict[str, Any], as_of: pd.Timestamp) 
     new_p = np.flatnonzero(p_first > cutoff)
     new_p = new_p[np.argsort(p_first[new_p], kind="stable")[::-1]].astype(np.int32)
     new_c = np.flatnonzero(c_first > cutoff).astype(np.int32)
-    return Catalogue(popularity, p_first, c_first, np.asarray(product_names, dtype=str), new_p, new_c)
+    return Catalogue(popularity, p_first, c_first, np.asarray(product_names, dtype=str), new_p, new_c,
+                     spark_trends.compute(frame, sr.products, r.shape[1], as_of, hp))
 
 
 def split(frame, hp: dict[str, Any], start: pd.Timestamp):

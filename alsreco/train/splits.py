@@ -10,16 +10,19 @@
 
 Both give (ratings of the training part, the held-out lines' customers and products as indices of
 those ratings, -1 = unknown) and a description for the metadata, or None when a side is empty.
+`pandas_split` adds the training part's trend arrays as of its last day (`trends.py`) and a way to
+rebuild its ratings under another `recency_half_life_days` (`Split.reweigh`, same indices).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from . import ratings as ratings_mod
+from . import trends
 
 DAY_FORMAT = "%Y-%m-%d"
 
@@ -31,15 +34,30 @@ class Split:
     test_items: np.ndarray
     frame: Any = None  # the training part's ratings as a Spark DataFrame (Spark path), else None
     info: dict[str, Any] = field(default_factory=dict)  # what was held out, for the metadata
+    trends: trends.Trends | None = None  # the training part's trend arrays, as of its last day
+    reweigh: Callable[[float], tuple[ratings_mod.Ratings, Any]] | None = None  # (ratings, frame) at a half-life
+    release: Callable[[], None] = lambda: None  # drop what the Spark path persisted for this split
+
+
+def half_life_hp(hp: dict[str, Any], days: float) -> dict[str, Any]:
+    return {**hp, "recency_half_life_days": float(days)}
 
 
 def pandas_split(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp, protocol: str,
                  start: pd.Timestamp) -> Split | None:
     if protocol == "last_basket":
-        got = last_basket(df, hp, as_of)
-        return None if got is None else Split(*got[:3], info=got[3])
-    got = time_window(df, hp, start)
-    return None if got is None else Split(*got)
+        held, kind, n = held_out_baskets(df)
+        train_df, info = df[~held], {"baskets": kind, "held_out_baskets": n}
+        got = last_basket(df, hp, as_of, held=(held, kind, n))
+    else:
+        train_df, info = df[df["date"] < start], {}
+        as_of = start - pd.Timedelta(days=1)
+        got = time_window(df, hp, start)
+    if got is None:
+        return None
+    r = got[0]
+    return Split(r, got[1], got[2], info=info, trends=trends.compute(train_df, r.product_ids, as_of, hp),
+                 reweigh=lambda days: (ratings_mod.build(train_df, half_life_hp(hp, days), as_of), None))
 
 
 def _indices(r: ratings_mod.Ratings, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +95,8 @@ def held_out_baskets(df: pd.DataFrame) -> tuple[np.ndarray, str, int]:
     return pd.MultiIndex.from_frame(lines[["customer", "basket"]]).isin(held), kind, len(last)
 
 
-def last_basket(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp):
-    held, kind, n = held_out_baskets(df)
+def last_basket(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp, held=None):
+    held, kind, n = held_out_baskets(df) if held is None else held
     if not held.any() or held.all():
         return None
     r = ratings_mod.build(df[~held], hp, as_of)

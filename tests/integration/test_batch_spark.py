@@ -73,3 +73,21 @@ def test_a_failure_while_the_text_streams_back_leaves_no_file_and_no_cached_slic
     assert err.value.errno == errno.EFBIG and whole > 0
     assert not got.exists() and not list(got.parent.glob(".*"))
     assert spark.sparkContext._jsc.getPersistentRDDs().size() == cached
+
+
+def test_executor_file_equals_the_leaders_with_the_trend_blend(spark, tmp_path):
+    import numpy as np
+
+    model = random_model(n_customers=2500, reco_item=10, include_new=2)
+    rng = np.random.default_rng(3)
+    model.product_recent = rng.integers(0, 40, len(model.product_ids)).astype(np.int32)
+    model.product_trending = np.zeros(len(model.product_ids), dtype=np.float32)
+    model.metadata["blend"] = {"weight": 1.5, "signal": "recent"}
+    leader, plain = tmp_path / "leader.csv", tmp_path / "plain.csv"
+    expected_rows = batch.write_recommendations(model, leader, cells=20_000)
+    got = tmp_path / "out" / "recommendations.csv"
+    assert batch_spark.write_recommendations(spark, model, got, cells=20_000, slices=3) == expected_rows
+    assert got.read_bytes() == leader.read_bytes()
+    model.metadata["blend"] = {"weight": 0.0, "signal": "recent"}
+    batch.write_recommendations(model, plain, cells=20_000)
+    assert plain.read_bytes() != leader.read_bytes()  # the blend changed the lists

@@ -31,7 +31,8 @@ id_list = st.lists(st.sampled_from(PRODUCTS) | some_id, max_size=6)
 plausible = {
     "customer_id": some_id, "items": id_list, "k": st.integers(-2, 1002), "exclude_purchased": st.booleans(),
     "exclude_popular": st.integers(-1, 30), "include_new": st.integers(-1, 10), "exclude_items": id_list,
-    "include_items": id_list, "candidates": id_list,
+    "include_items": id_list, "candidates": id_list, "trending": st.booleans(),
+    "blend": st.floats(-1, 11) | st.integers(-1, 11),
 }
 plausible["item_id"] = st.sampled_from(PRODUCTS) | some_id  # similar products
 field_value = {name: plausible[name] | json_value for name in OBJECT_FIELDS}

@@ -6,12 +6,13 @@ import math
 import re
 from typing import Any, Iterable, Sequence
 
+from ...core.hyperparameters import BLEND_MAX
 from ...core.rules import Request
 
 MAX_IDS = 10_000  # per id list
 MAX_K = 1000
 RULE_FIELDS = ("k", "exclude_purchased", "exclude_popular", "include_new",
-               "exclude_items", "include_items", "candidates")
+               "exclude_items", "include_items", "candidates", "trending", "blend")
 SINGLE_FIELDS = ("customer_id", "items") + RULE_FIELDS  # a customer's request object
 ITEM_FIELDS = ("item_id",) + RULE_FIELDS  # similar products (exclude_purchased is accepted, and has no effect)
 OBJECT_FIELDS = SINGLE_FIELDS + ("item_id",)  # what one request object may hold
@@ -35,6 +36,10 @@ def parse_single(doc: Any, where: str, need_customer: bool = True, csv_k: bool =
     cid = doc.get("customer_id")
     item = doc.get("item_id")
     items = parse_ids(doc.get("items"), at + "items")
+    trending = bool(_bool(doc.get("trending"), at + "trending"))
+    if trending and item is not None:
+        raise FieldError(f"{at}trending asks for a Trending-Now list: it does not go with item_id")
+    need_customer = need_customer and not trending  # a Trending-Now list needs no customer
     if cid is None and item is None and need_customer and doc.get("items") is None:
         # `"items": []` is an anonymous visit with nothing in it yet: best sellers
         raise FieldError(f"{at}customer_id is required (or give items for an anonymous basket, "
@@ -51,6 +56,8 @@ def parse_single(doc: Any, where: str, need_customer: bool = True, csv_k: bool =
         include_items=parse_ids(doc.get("include_items"), at + "include_items"),
         candidates=None if candidates is None else parse_ids(candidates, at + "candidates"),
         item_id=None if item is None else parse_id(item, at + "item_id"),
+        trending=trending,
+        blend=_number(doc.get("blend"), at + "blend", 0.0, BLEND_MAX),
     )
 
 
@@ -107,6 +114,14 @@ def _int(v: Any, field: str, lo: int, hi: int, text: bool = False) -> int | None
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
         raise FieldError(f"{field} must be an integer between {lo} and {hi}, got {json.dumps(v)[:40]}")
     return v
+
+
+def _number(v: Any, field: str, lo: float, hi: float) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and lo <= v <= hi):
+        raise FieldError(f"{field} must be a number between {lo:g} and {hi:g}, got {json.dumps(v)[:40]}")
+    return float(v)
 
 
 def _bool(v: Any, field: str) -> bool | None:

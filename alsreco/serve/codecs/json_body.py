@@ -83,6 +83,8 @@ def _multi(doc: dict, limits: Limits, field: str = "customer_ids") -> list[Recor
         raise FieldError(f"{field} must be a list of {'customer' if customers else 'product'} ids")
     limits.check_count(len(ids))
     shared = parse_single({k: v for k, v in doc.items() if k != field}, "", need_customer=False)
+    if shared.trending and not customers:
+        raise FieldError("trending asks for a Trending-Now list: it does not go with item_ids")
     if customers:
         return [dataclasses.replace(shared, customer_id=parse_id(v, f"{field}[{i}]", customer=True))
                 for i, v in enumerate(ids)]

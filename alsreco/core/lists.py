@@ -1,0 +1,47 @@
+"""A block of rows' lists from their keys, with the rules' precedence (core/recommender.py): blocked and
+masked products out, forced first, then up to `include_new` new products, then the best keys."""
+from __future__ import annotations
+
+import numpy as np
+
+from .rules import Plan, Recommendation
+from .topk import top_k_lists
+
+
+def pick(keys: np.ndarray, shown: np.ndarray, masked: list[np.ndarray], plan: Plan, n: int, kind: str,
+         drop: list[int] | None, ids: list[str], names: list[str]) -> list[list[Recommendation]]:
+    """`keys` (rows x products, a writable copy: changed in place) rank the products, `shown` are the
+    scores reported; `masked[r]` are never picked for row r except when forced; `drop[r]` (similar
+    products: the item itself) is never listed, not even when forced; `kind` is the reason of the
+    picks by key."""
+    rows = len(masked)
+    if len(plan.blocked_idx):
+        keys[:, plan.blocked_idx] = -np.inf
+    if rows == 1:
+        keys[0, masked[0]] = -np.inf
+    elif rows:
+        lens = [len(b) for b in masked]
+        keys[np.repeat(np.arange(rows), lens), np.concatenate(masked).astype(np.int64)] = -np.inf
+    if len(plan.forced):
+        keys[:, plan.forced] = -np.inf  # forced products come first or not at all
+    forced = [plan.forced[:n]] * rows if drop is None else [plan.forced[plan.forced != d][:n] for d in drop]
+    picks: list[list[int]] = [f.tolist() for f in forced]
+    reasons: list[list[str]] = [["forced"] * len(p) for p in picks]
+    n_new = min(plan.include_new, n - min((len(f) for f in forced), default=0))
+    if n_new > 0 and len(plan.new):
+        new_keys = keys[:, plan.new]
+        order = np.argsort(-new_keys, axis=1, kind="stable")[:, :n_new]
+        for r in range(rows):
+            room = min(plan.include_new, n - len(picks[r]))
+            chosen = [int(plan.new[j]) for j in order[r, :room] if np.isfinite(new_keys[r, j])]
+            picks[r] += chosen
+            reasons[r] += ["new_product"] * len(chosen)
+            keys[r, chosen] = -np.inf
+    most = n - min((len(f) for f in forced), default=0)
+    for r, best in enumerate(top_k_lists(keys, most)):
+        best = best[:n - len(picks[r])].tolist()
+        picks[r] += best
+        reasons[r] += [kind] * len(best)
+    return [[Recommendation(ids[i], round(v, 6), why, names[i])
+             for i, v, why in zip(row, shown[r, row].tolist(), reasons[r])]
+            for r, row in enumerate(picks)]
