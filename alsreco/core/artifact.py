@@ -13,6 +13,8 @@ Layout (all arrays are plain `.npy`/`.npz`, loaded with `allow_pickle=False`):
     customer_first_seen.npy  datetime64[D] (n_customers,)
     new_products.npy         i32   product indices first seen within retention_days (newest first)
     new_customers.npy        i32   customer indices first seen within retention_days
+    catalog.json, catalog_<i>_<part>.npy   product attributes, column by column (core/catalog.py;
+                             optional: a model written before them has none)
     metadata.json            written last: a model without it is incomplete
 
 Writing goes through a staging directory; the previous `metadata.json` is removed before
@@ -32,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from . import catalog as catalog_files
 from . import hyperparameters
+from .catalog import Catalog
 from .errors import AlsrecoError, ModelError
 
 FORMAT_VERSION = 1
@@ -94,6 +98,7 @@ class Model:
     new_products: np.ndarray
     new_customers: np.ndarray
     metadata: dict[str, Any] = field(default_factory=dict)
+    catalog: Catalog | None = None  # product attributes (core/catalog.py)
 
     @property
     def version(self) -> str:
@@ -116,6 +121,7 @@ class Model:
             (self.purchases.shape == (nc, np_), "purchases shape != (customers, products)"),
             (len(self.purchases.indptr) == nc + 1, "purchases indptr length != customers + 1"),
             (np_ > 0, "model has no products"),
+            (self.catalog is None or self.catalog.n_products == np_, "catalog rows != products"),
         ]
         for ok, why in checks:
             if not ok:
@@ -141,10 +147,15 @@ def write_model(model: Model, model_dir: Path) -> None:
         p = model.purchases
         np.savez(stage / PURCHASES, indptr=p.indptr, indices=p.indices, data=p.data,
                  shape=np.asarray(p.shape, dtype=np.int64))
+        if model.catalog is not None and len(model.catalog):
+            catalog_files.save(model.catalog, stage)
         meta = dict(model.metadata)
         meta["format_version"] = FORMAT_VERSION
         (stage / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
         (model_dir / METADATA).unlink(missing_ok=True)
+        for old in [*model_dir.glob(f"{catalog_files.FILE_PREFIX}*.npy"), model_dir / catalog_files.MANIFEST]:
+            if not (stage / old.name).exists():  # a previous model's attributes this one does not have
+                old.unlink(missing_ok=True)
         for item in stage.iterdir():
             if item.name != METADATA:
                 os.replace(item, model_dir / item.name)
@@ -212,6 +223,7 @@ def _load(model_dir: Path, mmap: bool) -> Model:
     for name in ("indptr", "indices", "data"):
         _check_array(f"{PURCHASES} ({name})", getattr(purchases, name), "f" if name == "data" else "iu", ndim=1)
     model = Model(purchases=purchases, metadata=metadata, **arrays)
+    model.catalog = catalog_files.load(model_dir, len(model.product_ids), mmap)
     model.validate()
     _check_content(model, model_dir)
     _check_metadata(metadata, meta_path)

@@ -36,8 +36,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import hyperparameters
+from . import hyperparameters, slots
 from .artifact import Model
+from .catalog import Catalog
+from .filters import FilterBook, FilterError, Pairs, removed, spec_of
 from .foldin import UserStep
 from .rules import Plan, Prediction, Recommendation, Request, Rules
 from .scoring import BLOCK_CELLS as BATCH_CELLS
@@ -83,6 +85,16 @@ class Recommender:
         self.new_products = np.asarray(model.new_products, dtype=np.int64)
         self.user_step = UserStep.of(self.item_factors, self.implicit, self.alpha, self.reg_param, self.fits)
         self.unit_items = unit_rows(self.item_factors)  # float32, |row| = 1: cosine = one matrix product
+        self.catalog = model.catalog if model.catalog is not None else Catalog(n_products)
+        self.filters = FilterBook(self.catalog, self.product_index, named_filters(hp))
+        self.exploration_weight = float(hp["exploration_weight"])
+        self.exploration_age = int(hp["exploration_item_age_days"])
+        first = np.asarray(model.product_first_seen, dtype="datetime64[D]")
+        self.first_seen_day = np.where(np.isnat(first), np.iinfo(np.int64).min, first.astype(np.int64))
+        as_of = meta.get("retention_date")
+        self.as_of_day = int(np.datetime64(as_of, "D").astype(np.int64)) if as_of else \
+            int(self.first_seen_day.max(initial=0))
+        self.never_sold = popularity == 0
         self._plans: dict[Rules, Plan] = {}
         self._plans_lock = threading.Lock()  # gunicorn gthread workers serve requests in threads
 
@@ -117,11 +129,13 @@ class Recommender:
                     shown = self._scores([row[2] for row in chunk])
                 masked = [row[3] if kind == SIMILAR or plan.exclude_purchased else _NONE for row in chunk]
                 drop = [row[2] for row in chunk] if kind == SIMILAR else None
-                lists = self._rank(shown, masked, plan, k, kind, drop)
+                bought = [_NONE if kind == SIMILAR else row[3] for row in chunk]
+                extras = [row[1] if _asks_more(row[1], self.exploration_weight) else None for row in chunk]
+                lists = self._rank(shown, masked, plan, k, kind, drop, bought, extras)
                 for p, row, recs in zip(positions[start:start + step], chunk, lists):
                     req, known, unknown = row[1], row[4], row[5]
                     out[p] = Prediction(req.customer_id, known, recs, _unique(unknown + plan.unknown),
-                                        item_id=req.item_id)
+                                        item_id=req.item_id, fields=req.fields)
         return out  # type: ignore[return-value]
 
     def _prepare_customer(self, req: Request) -> tuple:
@@ -170,16 +184,48 @@ class Recommender:
         at most `cells` customers x products per block and `max_rows` customers; `threads` for
         each block's top-k."""
         plan = self.plan(self.default_rules if rules is None else rules)
+        row_removed = None
+        if plan.dynamic:
+            purchases, n_products = self.model.purchases, len(self.product_ids)
+
+            def row_removed(chunk: np.ndarray) -> np.ndarray:
+                rows, products = purchases.block_cells(chunk)
+                return removed(plan.dynamic, n_products, Pairs(rows, products, len(chunk)))
+
         return BlockRanker(self.user_factors, self.item_factors, self.model.purchases, n,
                            blocked=plan.blocked, forced=plan.forced, new=plan.new, include_new=plan.include_new,
                            exclude_purchased=plan.exclude_purchased, cells=cells, max_rows=max_rows,
-                           threads=threads)
+                           threads=threads, row_removed=row_removed)
+
+    def batch_rules(self) -> Rules:
+        """The model's default rules with its `batch_filter` (train's recommendations.csv)."""
+        hp = hyperparameters.defaults()
+        hp.update(self.model.metadata.get("hyperparameters") or {})
+        spec = batch_spec(hp)
+        return self.default_rules if spec is None else dataclasses.replace(self.default_rules, filters=spec)
+
+    def check(self, req: Request) -> None:
+        """Raise FilterError (a 400) for what only the model can tell is wrong in `req`: a filter
+        naming an unknown attribute or a value of the wrong type, a field it has not."""
+        try:
+            self.plan(self.rules_for(req))
+        except FilterError as exc:
+            raise FilterError(f"filter: {exc}") from None
+        if req.promotion is not None:
+            try:
+                self.filters.bind(req.promotion.filters)
+            except FilterError as exc:
+                raise FilterError(f"promotion.filter: {exc}") from None
+        unknown = [f for f in req.fields if self.catalog.find(f) is None]
+        if unknown:
+            known = ", ".join(sorted(self.catalog.columns)) or "none: this model has no catalogue"
+            raise FilterError(f"fields: unknown attribute {unknown[0]!r} (known: {known})")
 
     def rules_for(self, req: Request) -> Rules:
         d = self.default_rules
         if (req.item_id is None and req.exclude_purchased is None and req.exclude_popular is None
                 and req.include_new is None and not req.exclude_items and not req.include_items
-                and req.candidates is None):
+                and req.candidates is None and req.filters is None):
             return d  # the common request: the model's defaults
         if req.item_id is not None:  # no customer: nothing was bought
             exclude_purchased = False
@@ -191,7 +237,7 @@ class Recommender:
             exclude_popular=d.exclude_popular if req.exclude_popular is None else req.exclude_popular,
             include_new=d.include_new if req.include_new is None else req.include_new,
             exclude_items=tuple(req.exclude_items), include_items=tuple(req.include_items),
-            candidates=None if req.candidates is None else tuple(req.candidates))
+            candidates=None if req.candidates is None else tuple(req.candidates), filters=req.filters)
 
     def fold_in(self, items: np.ndarray, ratings: np.ndarray | None = None) -> np.ndarray:
         """A customer factor from `items` (product indices) with `ratings` (default 1 each): one
@@ -217,7 +263,8 @@ class Recommender:
         return cached
 
     def _plan(self, rules: Rules) -> Plan:
-        return Plan.resolve(rules, self._resolve, len(self.product_ids), self.popular_order, self.new_products)
+        return Plan.resolve(rules, self._resolve, len(self.product_ids), self.popular_order, self.new_products,
+                            self.filters.bind)
 
     # ----------------------------------------------------------------- internals
     def _scores(self, factors: list[np.ndarray]) -> np.ndarray:
@@ -240,10 +287,12 @@ class Recommender:
         return (arr if keep_order else np.unique(arr)), unknown
 
     def _rank(self, shown: np.ndarray | None, masked: list[np.ndarray], plan: Plan, n: int,
-              kind: str, drop: list[int] | None = None) -> list[list[Recommendation]]:
+              kind: str, drop: list[int] | None = None, bought: list[np.ndarray] | None = None,
+              extras: list[Request | None] | None = None) -> list[list[Recommendation]]:
         """Lists for a block of rows. `shown` (rows x products) are the scores, None = popularity;
         `masked[r]` are never picked for row r except when forced; `drop[r]` (similar products: the
-        item itself) is never listed, not even when forced."""
+        item itself) is never listed, not even when forced; `bought[r]` is what the plan's filters on
+        Purchases.* read; `extras[r]`, a request asking for promotion / exploration slots or fields."""
         rows = len(masked)
         if shown is None:  # no factor: popularity, with unique keys so ties are deterministic
             shown = np.broadcast_to(self.popularity_score, (rows, len(self.product_ids)))
@@ -257,9 +306,16 @@ class Recommender:
         elif rows:
             lens = [len(b) for b in masked]
             keys[np.repeat(np.arange(rows), lens), np.concatenate(masked).astype(np.int64)] = -np.inf
+        gone = removed(plan.dynamic, len(self.product_ids), bought or [_NONE] * rows) if plan.dynamic else None
+        if gone is not None:
+            keys[gone] = -np.inf  # filtered on the customer's own purchases: never listed
+        forced = [plan.forced] * rows if drop is None else [plan.forced[plan.forced != d] for d in drop]
+        if gone is not None:
+            forced = [f[~gone[r, f]] for r, f in enumerate(forced)]
+        forced = [f[:n] for f in forced]
+        pool_keys = keys.copy() if extras is not None and any(e is not None for e in extras) else None
         if len(plan.forced):
             keys[:, plan.forced] = -np.inf  # forced products come first or not at all
-        forced = [plan.forced[:n]] * rows if drop is None else [plan.forced[plan.forced != d][:n] for d in drop]
         picks: list[list[int]] = [f.tolist() for f in forced]
         reasons: list[list[str]] = [["forced"] * len(p) for p in picks]
         n_new = min(plan.include_new, n - min((len(f) for f in forced), default=0))
@@ -277,10 +333,39 @@ class Recommender:
             best = best[:n - len(picks[r])].tolist()
             picks[r] += best
             reasons[r] += [kind] * len(best)
+        fields: list[tuple[str, ...]] = [()] * rows
+        if pool_keys is not None:
+            for r, req in enumerate(extras or []):
+                if req is not None:
+                    picks[r], reasons[r] = self._slots(req, picks[r], reasons[r], len(forced[r]), n,
+                                                       pool_keys[r], (bought or [_NONE] * rows)[r])
+                    fields[r] = req.fields
         ids, names = self.product_ids, self.product_names
-        return [[Recommendation(ids[i], round(v, 6), why, names[i])
+        return [[Recommendation(ids[i], round(v, 6), why, names[i], self._attributes(i, fields[r]))
                  for i, v, why in zip(row, shown[r, row].tolist(), reasons[r])]
                 for r, row in enumerate(picks)]
+
+    def _slots(self, req: Request, picks: list[int], reasons: list[str], n_forced: int, n: int,
+               keys: np.ndarray, bought: np.ndarray) -> tuple[list[int], list[str]]:
+        """A row's list with its promotion and exploration slots (core/slots.py)."""
+        promoted, n_promoted = None, 0
+        if req.promotion is not None:
+            bounds = self.filters.bind(req.promotion.filters)
+            promoted = np.flatnonzero(~np.atleast_2d(removed(bounds, len(self.product_ids), [bought]))[0])
+            n_promoted = slots.share_of(req.promotion.share, n)
+        weight = self.exploration_weight if req.exploration_weight is None else req.exploration_weight
+        n_explore = slots.share_of(weight, n)
+        explorable = None
+        if n_explore:
+            age = self.exploration_age if req.exploration_item_age_days is None else req.exploration_item_age_days
+            explorable = np.flatnonzero(self.never_sold | (self.first_seen_day >= self.as_of_day - age))
+        return slots.arrange(picks, reasons, n_forced, n, keys, promoted, n_promoted, explorable, n_explore,
+                             np.random.default_rng(req.seed))
+
+    def _attributes(self, i: int, fields: tuple[str, ...]) -> dict | None:
+        if not fields:
+            return None
+        return {f: self.catalog.find(f).value(i) for f in fields}
 
 
 def _index(ids: list[str]) -> dict[str, int]:
@@ -289,3 +374,30 @@ def _index(ids: list[str]) -> dict[str, int]:
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def _asks_more(req: Request, default_weight: float) -> bool:
+    """Does `req` need the slower per-row pass (promotion, exploration slots, fields)?"""
+    weight = default_weight if req.exploration_weight is None else req.exploration_weight
+    return req.promotion is not None or weight > 0 or bool(req.fields)
+
+
+def named_filters(hp: dict) -> dict[str, str]:
+    """The `filters` hyperparameter: name -> expression (a JSON object, or {} when empty)."""
+    raw = hp.get("filters") or {}
+    if isinstance(raw, str):
+        import json
+        raw = json.loads(raw) if raw.strip() else {}
+    return {str(k): str(v) for k, v in dict(raw).items()}
+
+
+def batch_spec(hp: dict):
+    """The `batch_filter` (+ `batch_filter_values`) hyperparameters as a filter Spec, or None."""
+    text = str(hp.get("batch_filter") or "").strip()
+    if not text:
+        return None
+    import json
+    values = hp.get("batch_filter_values") or {}
+    if isinstance(values, str):
+        values = json.loads(values) if values.strip() else {}
+    return spec_of(text, values or None)

@@ -26,7 +26,7 @@ from ..core.errors import (
 from ..core.logs import configure_logging
 from ..core.paths import Paths
 from ..core.settings import Settings
-from . import als, batch, batch_spark, evaluate, prepare, similar, weighting
+from . import als, batch, batch_spark, catalog_build, evaluate, prepare, similar, weighting
 from .cluster.config import load_resource_config
 from .cluster.describe import describe as describe_cluster
 from .cluster.roles import run_role
@@ -86,6 +86,9 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                     prepared = prepare.pandas_path(files, hp)
             source["data_path"] = prepared.path
             r, cat, as_of = prepared.ratings, prepared.catalogue, prepared.as_of
+            built = catalog_build.build(r.product_ids, cat.product_names, cat.product_first_seen,
+                                        prepared.attributes or {}, channels.auxiliary_files(paths, "catalog"), hp)
+            batch_reads_purchases = catalog_build.check_filters(built, hp)
             log.info("%d customers, %d products, %d ratings; as of %s: %d new products, %d new customers",
                      r.shape[0], r.shape[1], len(r.rating), as_of.date(), len(cat.new_products),
                      len(cat.new_customers))
@@ -96,6 +99,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
             r = weighting.weigh(r, fitted)  # the model's purchases hold the ratings ALS was fitted on
             frame = weighting.frame(session, r, prepared.frame, fitted)
             users, items = als.fit(session, r, fitted, frame)
+            items, placed = catalog_build.extend_factors(built, items, hp)
             if frame is not None and frame is not prepared.frame:
                 frame.unpersist()
             prepared.release()
@@ -104,7 +108,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     except BaseException as exc:
         _failed(exc, session, own, prepared)
     # the job's own cluster scores on its executors (they run this image); elsewhere the leader does
-    on_executors = own_cluster and not prepare.is_local(settings)
+    on_executors = own_cluster and not prepare.is_local(settings) and not batch_reads_purchases
     if own and not on_executors:
         spark_mod.stop(session)
     metadata = {
@@ -120,12 +124,13 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                  "customers": r.shape[0], "products": r.shape[1], "ratings": int(len(r.rating)),
                  "first_date": prepared.first_date, "last_date": prepared.last_date,
                  "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},
+        "catalog": {**built.report, "placement": placed},
         "metrics": evaluation,
         **({"tuning": tuning.as_dict(f"ndcg_at_{hp['eval_k']}")} if tuning is not None else {}),
         "versions": versions,
         "cluster": cluster_info,
     }
-    model = als.assemble(r, cat, users, items, metadata)
+    model = catalog_build.attach(als.assemble(r, cat, users, items[:built.n_sold], metadata), built, items, as_of)
     cores = cpu_count()  # each block's top-k on every core (the block's matrix product already is)
     reco_path = paths.output_data_dir / "recommendations.csv"
     if on_executors:

@@ -20,8 +20,8 @@ from typing import Any, Callable
 import pandas as pd
 
 from ..core.settings import Settings
+from . import derived, spark_ratings, splits
 from . import ratings as ratings_mod
-from . import spark_ratings, splits
 from .inputs import read, spark_read
 from .inputs.read import LoadReport
 from .ratings import Catalogue, Ratings
@@ -44,6 +44,7 @@ class Prepared:
     split: Callable[[str, pd.Timestamp], splits.Split | None]  # evaluation split: (protocol, window start)
     frame: Any = None  # the ratings as a Spark DataFrame (Spark path), for the ALS fit
     release: Callable[[], None] = lambda: None  # drop what the Spark path persisted
+    attributes: dict[str, Any] | None = None  # what the lines say of each product (train/derived.py)
 
     @property
     def path(self) -> str:
@@ -88,7 +89,8 @@ def pandas_path(files: list[Path], hp: dict[str, Any]) -> Prepared:
     r = ratings_mod.build(df, hp, as_of)
     cat = ratings_mod.catalogue(df, r, hp, as_of)
     return Prepared(report, as_of, r, cat, str(df["date"].min()), str(df["date"].max()),
-                    split=lambda protocol, start: splits.pandas_split(df, hp, as_of, protocol, start))
+                    split=lambda protocol, start: splits.pandas_split(df, hp, as_of, protocol, start),
+                    attributes=derived.from_lines(df, r.product_ids))
 
 
 def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: str = "",
@@ -117,4 +119,5 @@ def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: 
             unpersist()
         spark_read.release(spark)
 
-    return Prepared(report, as_of, sr.ratings, cat, str(first), str(last), split, sr.frame, release)
+    return Prepared(report, as_of, sr.ratings, cat, str(first), str(last), split, sr.frame, release,
+                    attributes=derived.from_spark(frame, sr.products, sr.ratings.shape[1]))
