@@ -9,9 +9,10 @@ One file says what a public request may hold. From it:
 * `check(doc, schema)`: the Lambda's validation, an ApiError(400) whose message starts with the
   field's path (`items[3]: longer than 64 characters`).
 
-The validator covers the keywords the file uses (type, properties, additionalProperties, items,
-maxItems, minLength, maxLength, minimum, maximum, oneOf, $ref) with draft-04 semantics: a boolean
-is not a number, 5.0 is not an integer. Standard library only (it runs in the Lambda).
+The validator covers the keywords the file uses (type, properties, required, additionalProperties
+(false or a schema), items, minItems, maxItems, minLength, maxLength, minimum, maximum, oneOf, $ref)
+with draft-04 semantics: a boolean is not a number, 5.0 is not an integer. Standard library only
+(it runs in the Lambda).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from .errors import ApiError
 
 SCHEMA_FILE = Path(__file__).with_name("request.schema.json")
 KEYWORDS = {"$schema", "title", "description", "type", "properties", "additionalProperties", "items",
-            "maxItems", "minLength", "maxLength", "minimum", "maximum", "oneOf", "$ref", "definitions"}
+            "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "oneOf", "$ref", "definitions",
+            "required"}
 TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false",
               "array": "a list", "object": "a JSON object", "null": "null"}
 
@@ -145,19 +147,27 @@ def errors(value: Any, schema: dict[str, Any], path: str = "body") -> list[str]:
             out.append(f"{path}: must be between {lo} and {hi}")
     if isinstance(value, list):
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            return [f"{path}: at most {schema['maxItems']} ids"]
+            kinds = {b.get("type") for b in schema.get("items", {}).get("oneOf", ())}
+            return [f"{path}: at most {schema['maxItems']} {'ids' if kinds == {'string', 'number'} else 'items'}"]
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            return [f"{path}: at least {schema['minItems']} item(s)"]
         if "items" in schema:
             for i, item in enumerate(value):
                 out += errors(item, schema["items"], f"{path}[{i}]")
     if isinstance(value, dict):
         props = schema.get("properties", {})
-        if schema.get("additionalProperties") is False:
-            for name in value:
-                if name not in props:
-                    out.append(f"{name}: unknown field (allowed: {', '.join(sorted(props))})")
+        at = "" if path == "body" else path + "."
+        for name in schema.get("required", ()):
+            if name not in value:
+                out.append(f"{at}{name}: required")
+        extra = schema.get("additionalProperties")
         for name, item in value.items():
             if name in props:
-                out += errors(item, props[name], name)
+                out += errors(item, props[name], at + name)
+            elif extra is False:
+                out.append(f"{at}{name}: unknown field (allowed: {', '.join(sorted(props))})")
+            elif isinstance(extra, dict):
+                out += errors(item, extra, at + name)
     return out
 
 

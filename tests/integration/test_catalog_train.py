@@ -38,7 +38,8 @@ def sample_catalogue() -> tuple[str, dict[str, str]]:
     w.writerow(["product_id", "name", "category", "price", "in_stock", "tags"])
     for row in products.itertuples():
         category = str(row.name).split()[-1]
-        w.writerow([row.StockCode, row.name, category, round(row.price, 2), str(not row.StockCode.endswith("7")).lower(),
+        in_stock = str(not row.StockCode.endswith("7")).lower()
+        w.writerow([row.StockCode, row.name, category, round(row.price, 2), in_stock,
                     "|".join(sorted({category, "christmas" if "CHRISTMAS" in row.name else "everyday"}))])
     copies = {}
     popular = lines.groupby("StockCode")["CustomerID"].nunique().sort_values(ascending=False).index[:NEW]
@@ -134,7 +135,8 @@ def test_filters_promotions_exploration_and_fields_over_http(server, trained):
     assert [r["reason"] for r in recs].count("exploration") == 1
     assert server.post(body).json()["predictions"][0]["recommendations"] == recs       # the seed: the same list
     csv_resp = server.post(body, accept="text/csv")
-    assert csv_resp.text.splitlines()[0] == "customer_id,rank,product_id,score,reason,recommendation_id,price,in_stock,tags"
+    assert csv_resp.text.splitlines()[0] == \
+        "customer_id,rank,product_id,score,reason,recommendation_id,price,in_stock,tags"
 
 
 def test_bad_filters_are_400s_naming_them_and_error_lines_in_json_lines(server):

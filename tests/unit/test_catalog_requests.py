@@ -87,8 +87,9 @@ def test_promotions_take_their_share_at_spread_positions():
     scores = [r.score for r in recs if r.reason == "promoted"]
     assert scores == sorted(scores, reverse=True)
     plain = REC.recommend(dataclasses.replace(req, promotion=None)).recommendations
+    promoted = {x.product_id for x in recs if x.reason == "promoted"}
     assert [r.product_id for r in recs if r.reason != "promoted"] == \
-           [r.product_id for r in plain if r.product_id not in {x.product_id for x in recs if x.reason == "promoted"}][:7]
+           [r.product_id for r in plain if r.product_id not in promoted][:7]
 
 
 def test_exploration_is_reproducible_with_a_seed_and_only_new_products():

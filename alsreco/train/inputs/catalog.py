@@ -4,11 +4,11 @@ Files: CSV (any delimiter the sales reader knows, a header row; UTF-8 or Latin-1
 (its types: booleans, numbers, dates / timestamps, lists of strings, strings; nulls are missing) or
 JSON Lines (one object per line; null is missing). A text column's kind is inferred from all its
 values: `true`/`false` -> bool, numbers -> number, ISO dates (YYYY-MM-DD[Thh:mm...]) -> date, JSON
-arrays (`["a","b"]`) or `a|b|c` values in at least a third of the rows -> list, else string; `catalog_types` (a JSON object,
-attribute -> kind) overrides it. A value that does not fit its column's kind is missing and counted;
-more than MAX_BAD_FRACTION of the rows with a problem, or a file that cannot be read, is a user error
-naming the file, the line and the column. Several files are one catalogue; a product named again
-later wins (counted as `duplicates`).
+arrays (`["a","b"]`) or `a|b|c` values in at least a third of the rows -> list, else string;
+`catalog_types` (a JSON object, attribute -> kind) overrides it. A value that does not fit its
+column's kind is missing and counted; more than MAX_BAD_FRACTION of the rows with a problem, or a
+file that cannot be read, is a user error naming the file, the line and the column. Several files
+are one catalogue; a product named again later wins (counted as `duplicates`).
 """
 from __future__ import annotations
 
