@@ -2,7 +2,7 @@
 `catalog` channel, and the attributes a channel's columns do not override:
 
     name        the product's description (its last one)
-    unit_price  the median unit price of its lines with a positive price (needs a price column)
+    unit_price  the (lower) median unit price of its lines with a positive price (needs a price column)
     first_seen  the day of its first line
     countries   the countries it sold in, most lines first (at most MAX_COUNTRIES; needs a country column)
 
@@ -26,7 +26,8 @@ def from_lines(df: pd.DataFrame, product_ids: np.ndarray) -> dict[str, list[Any]
     out: dict[str, list[Any]] = {}
     if "price" in df.columns and df["price"].notna().any():
         priced = df[df["price"] > 0]
-        median = priced.groupby("product")["price"].median().reindex(product_ids)
+        # the lower median (a price some line had): what Spark's percentile_approx gives
+        median = priced.groupby("product")["price"].quantile(0.5, interpolation="lower").reindex(product_ids)
         out["unit_price"] = [None if pd.isna(v) else round(float(v), 4) for v in median.to_numpy()]
     if "country" in df.columns and (df["country"] != "").any():
         lines = df.loc[df["country"] != "", ["product", "country"]]

@@ -119,7 +119,7 @@ def test_what_the_sales_lines_say():
     lines = pd.DataFrame({"product": ["a", "a", "a", "b", "b"], "price": [1.0, 3.0, -1.0, np.nan, 2.0],
                           "country": ["UK", "FR", "UK", "", "DE"]})
     out = derived.from_lines(lines, np.array(["a", "b", "c"]))
-    assert out == {"unit_price": [2.0, 2.0, None], "countries": [["UK", "FR"], ["DE"], None]}
+    assert out == {"unit_price": [1.0, 2.0, None], "countries": [["UK", "FR"], ["DE"], None]}   # the lower median
 
 
 def test_new_products_are_placed_near_the_products_that_share_their_attributes():
