@@ -52,7 +52,7 @@ def sample_catalogue() -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, spark):
     base = tmp_path_factory.mktemp("catalog_opt_ml")
     text, copies = sample_catalogue()
     hp = {"als_fits": "1", "eval_days": "0", "similar_items": "false",
@@ -64,7 +64,7 @@ def trained(tmp_path_factory):
     (paths.channel_dir("catalog")).mkdir(parents=True)
     (paths.channel_dir("catalog") / "catalog.csv").write_text(text)
     from alsreco.train import main as train
-    meta = train.run(paths, Settings(base_dir=base))
+    meta = train.run(paths, Settings(base_dir=base), session=spark)   # the session's Spark: never stopped here
     return Paths(base), meta, copies
 
 
