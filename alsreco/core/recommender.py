@@ -36,10 +36,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import hyperparameters, slots
+from . import hyperparameters
 from .artifact import Model
-from .catalog import Catalog
-from .filters import FilterBook, FilterError, Pairs, removed, spec_of
+from .catalog_rules import CatalogRules, batch_spec
+from .filters import FilterError, Pairs, removed
 from .foldin import UserStep
 from .rules import Plan, Prediction, Recommendation, Request, Rules
 from .scoring import BLOCK_CELLS as BATCH_CELLS
@@ -85,16 +85,7 @@ class Recommender:
         self.new_products = np.asarray(model.new_products, dtype=np.int64)
         self.user_step = UserStep.of(self.item_factors, self.implicit, self.alpha, self.reg_param, self.fits)
         self.unit_items = unit_rows(self.item_factors)  # float32, |row| = 1: cosine = one matrix product
-        self.catalog = model.catalog if model.catalog is not None else Catalog(n_products)
-        self.filters = FilterBook(self.catalog, self.product_index, named_filters(hp))
-        self.exploration_weight = float(hp["exploration_weight"])
-        self.exploration_age = int(hp["exploration_item_age_days"])
-        first = np.asarray(model.product_first_seen, dtype="datetime64[D]")
-        self.first_seen_day = np.where(np.isnat(first), np.iinfo(np.int64).min, first.astype(np.int64))
-        as_of = meta.get("retention_date")
-        self.as_of_day = int(np.datetime64(as_of, "D").astype(np.int64)) if as_of else \
-            int(self.first_seen_day.max(initial=0))
-        self.never_sold = popularity == 0
+        self.cat = CatalogRules(model, self.product_index, hp)  # filters, slots, attributes
         self._plans: dict[Rules, Plan] = {}
         self._plans_lock = threading.Lock()  # gunicorn gthread workers serve requests in threads
 
@@ -130,7 +121,7 @@ class Recommender:
                 masked = [row[3] if kind == SIMILAR or plan.exclude_purchased else _NONE for row in chunk]
                 drop = [row[2] for row in chunk] if kind == SIMILAR else None
                 bought = [_NONE if kind == SIMILAR else row[3] for row in chunk]
-                extras = [row[1] if _asks_more(row[1], self.exploration_weight) else None for row in chunk]
+                extras = [row[1] if self.cat.asks_more(row[1]) else None for row in chunk]
                 lists = self._rank(shown, masked, plan, k, kind, drop, bought, extras)
                 for p, row, recs in zip(positions[start:start + step], chunk, lists):
                     req, known, unknown = row[1], row[4], row[5]
@@ -211,15 +202,7 @@ class Recommender:
             self.plan(self.rules_for(req))
         except FilterError as exc:
             raise FilterError(f"filter: {exc}") from None
-        if req.promotion is not None:
-            try:
-                self.filters.bind(req.promotion.filters)
-            except FilterError as exc:
-                raise FilterError(f"promotion.filter: {exc}") from None
-        unknown = [f for f in req.fields if self.catalog.find(f) is None]
-        if unknown:
-            known = ", ".join(sorted(self.catalog.columns)) or "none: this model has no catalogue"
-            raise FilterError(f"fields: unknown attribute {unknown[0]!r} (known: {known})")
+        self.cat.check(req)
 
     def rules_for(self, req: Request) -> Rules:
         d = self.default_rules
@@ -264,7 +247,7 @@ class Recommender:
 
     def _plan(self, rules: Rules) -> Plan:
         return Plan.resolve(rules, self._resolve, len(self.product_ids), self.popular_order, self.new_products,
-                            self.filters.bind)
+                            self.cat.filters.bind)
 
     # ----------------------------------------------------------------- internals
     def _scores(self, factors: list[np.ndarray]) -> np.ndarray:
@@ -337,36 +320,13 @@ class Recommender:
         if pool_keys is not None:
             for r, req in enumerate(extras or []):
                 if req is not None:
-                    picks[r], reasons[r] = self._slots(req, picks[r], reasons[r], len(forced[r]), n,
-                                                       pool_keys[r], (bought or [_NONE] * rows)[r])
+                    picks[r], reasons[r] = self.cat.arrange(req, picks[r], reasons[r], len(forced[r]), n,
+                                                            pool_keys[r], (bought or [_NONE] * rows)[r])
                     fields[r] = req.fields
         ids, names = self.product_ids, self.product_names
-        return [[Recommendation(ids[i], round(v, 6), why, names[i], self._attributes(i, fields[r]))
+        return [[Recommendation(ids[i], round(v, 6), why, names[i], self.cat.attributes(i, fields[r]))
                  for i, v, why in zip(row, shown[r, row].tolist(), reasons[r])]
                 for r, row in enumerate(picks)]
-
-    def _slots(self, req: Request, picks: list[int], reasons: list[str], n_forced: int, n: int,
-               keys: np.ndarray, bought: np.ndarray) -> tuple[list[int], list[str]]:
-        """A row's list with its promotion and exploration slots (core/slots.py)."""
-        promoted, n_promoted = None, 0
-        if req.promotion is not None:
-            bounds = self.filters.bind(req.promotion.filters)
-            promoted = np.flatnonzero(~np.atleast_2d(removed(bounds, len(self.product_ids), [bought]))[0])
-            n_promoted = slots.share_of(req.promotion.share, n)
-        weight = self.exploration_weight if req.exploration_weight is None else req.exploration_weight
-        n_explore = slots.share_of(weight, n)
-        explorable = None
-        if n_explore:
-            age = self.exploration_age if req.exploration_item_age_days is None else req.exploration_item_age_days
-            explorable = np.flatnonzero(self.never_sold | (self.first_seen_day >= self.as_of_day - age))
-        return slots.arrange(picks, reasons, n_forced, n, keys, promoted, n_promoted, explorable, n_explore,
-                             np.random.default_rng(req.seed))
-
-    def _attributes(self, i: int, fields: tuple[str, ...]) -> dict | None:
-        if not fields:
-            return None
-        return {f: self.catalog.find(f).value(i) for f in fields}
-
 
 def _index(ids: list[str]) -> dict[str, int]:
     return {pid: i for i, pid in enumerate(ids)}
@@ -374,30 +334,3 @@ def _index(ids: list[str]) -> dict[str, int]:
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
-
-
-def _asks_more(req: Request, default_weight: float) -> bool:
-    """Does `req` need the slower per-row pass (promotion, exploration slots, fields)?"""
-    weight = default_weight if req.exploration_weight is None else req.exploration_weight
-    return req.promotion is not None or weight > 0 or bool(req.fields)
-
-
-def named_filters(hp: dict) -> dict[str, str]:
-    """The `filters` hyperparameter: name -> expression (a JSON object, or {} when empty)."""
-    raw = hp.get("filters") or {}
-    if isinstance(raw, str):
-        import json
-        raw = json.loads(raw) if raw.strip() else {}
-    return {str(k): str(v) for k, v in dict(raw).items()}
-
-
-def batch_spec(hp: dict):
-    """The `batch_filter` (+ `batch_filter_values`) hyperparameters as a filter Spec, or None."""
-    text = str(hp.get("batch_filter") or "").strip()
-    if not text:
-        return None
-    import json
-    values = hp.get("batch_filter_values") or {}
-    if isinstance(values, str):
-        values = json.loads(values) if values.strip() else {}
-    return spec_of(text, values or None)

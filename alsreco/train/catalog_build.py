@@ -108,7 +108,7 @@ def extend_factors(built: Built, items: np.ndarray, hp: dict[str, Any]) -> tuple
 def check_filters(built: Built, hp: dict[str, Any]) -> bool:
     """The named filters and the batch filter fit the catalogue (UserError naming the one that does
     not); True when the batch filter reads the customers' purchases (scored on the leader)."""
-    from ..core.recommender import batch_spec, named_filters
+    from ..core.catalog_rules import batch_spec, named_filters
 
     book = FilterBook(built.catalog, {p: i for i, p in enumerate(built.product_ids.tolist())}, named_filters(hp))
     try:

@@ -71,7 +71,7 @@ def test_no_filtered_product_is_ever_served(customer, flt, k, force, include_new
                   promotion=Promotion(spec_of("INCLUDE ItemID WHERE Items.price > 20", None), share))
     got = served(REC, req)
     bought = [] if similar else MODEL.purchases.row(customer)
-    gone = np.atleast_2d(removed(REC.filters.bind(spec_of(text, values)), len(MODEL.product_ids), [bought]))[0]
+    gone = np.atleast_2d(removed(REC.cat.filters.bind(spec_of(text, values)), len(MODEL.product_ids), [bought]))[0]
     assert not gone[got].any(), [MODEL.product_ids[i] for i in got if gone[i]]
     assert len(got) == len(set(got)) <= k
 
@@ -149,7 +149,7 @@ def test_a_batch_filter_shapes_the_batch_ranker(tmp_path):
     ranker = rec.ranker(10, rec.batch_rules())
     top = ranker.top(np.arange(len(model.customer_ids)))
     for c in range(len(model.customer_ids)):
-        gone = np.atleast_2d(removed(rec.filters.bind(spec_of(FILTERS[3][0], None)), len(model.product_ids),
+        gone = np.atleast_2d(removed(rec.cat.filters.bind(spec_of(FILTERS[3][0], None)), len(model.product_ids),
                                      [model.purchases.row(c)]))[0]
         listed = top[c][top[c] >= 0]
         assert not gone[listed].any()
