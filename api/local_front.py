@@ -46,7 +46,7 @@ class LambdaContext:
         return 10_000
 
 
-PROTECTED = ("/me/recommendations", "/staff/recommendations")     # api/handler.py's signed-in routes
+PROTECTED = ("/me/recommendations", "/staff/recommendations", "/me/events")   # api/handler.py's signed-in routes
 
 
 def to_event(method: str, target: str, headers: Mapping[str, str], body: bytes, source_ip: str = "127.0.0.1",
@@ -204,10 +204,13 @@ def page_server(web_dir: Path, port: int = 0, overrides: Mapping[str, bytes] | N
     return server
 
 
-def config_js(api_base: str, api_key: str = "", sign_in: Mapping[str, str] | None = None) -> bytes:
+def config_js(api_base: str, api_key: str = "", sign_in: Mapping[str, str] | None = None,
+              events: bool = False) -> bytes:
     """The page's config.js pointing at `api_base`; `sign_in`: {"endpoint", "clientId", "region"}
-    of the Cognito user pool the page signs shoppers in with (none: no sign-in form)."""
-    config: dict[str, Any] = {"apiBase": api_base.rstrip("/"), "apiKey": api_key, "catalogueUrl": "catalogue.json"}
+    of the Cognito user pool the page signs shoppers in with (none: no sign-in form); `events`: the
+    API records the visit's events (POST /events), so the page sends them instead of its items."""
+    config: dict[str, Any] = {"apiBase": api_base.rstrip("/"), "apiKey": api_key, "catalogueUrl": "catalogue.json",
+                              "events": bool(events)}
     if sign_in:
         config["signIn"] = dict(sign_in)
     return f"window.ALSRECO_CONFIG = {json.dumps(config, indent=2)};\n".encode()
