@@ -1,29 +1,32 @@
 """Each shopper's recent events in DynamoDB: one item per shopper, read and written by the Lambda.
 
     pk          "c#<customer id>" (signed in, from the verified token) or "s#<session uuid>" (a visit)
-    events      the newest `keep` events, oldest first: [{"i": event id, "t": type, "p": product, "at": epoch s}]
-    v           the item's version: every write is conditional on it (optimistic locking)
-    expires_at  epoch seconds: the table's TTL attribute (now + `ttl_s` at each write)
+    events      the events, in arrival order: [{"i": event id, "t": type, "p": product, "at": epoch s}]
+    ids         the set of their event ids (de-duplication)
+    v           the item's version, +1 at every write
+    expires_at  epoch seconds: the table's TTL attribute (now + `ttl_s` at every write)
 
-`append` reads the item (strongly consistent), adds the events whose ids it does not hold yet,
-keeps the newest `keep`, and writes it back only if nobody wrote in between (`v = :v`, or
-`attribute_not_exists(pk)` for a new item); when somebody did, it reads again and retries, so two
-concurrent requests both land. `recent` reads it (strongly consistent: the next request sees the
-last write). DynamoDB deletes expired items within days, not at once, so an item past
-`expires_at` reads as empty. Any DynamoDB failure (unreachable, throttled, timed out, no table) is
-`StoreUnavailable`: the caller answers without the events, never with a 500.
+`append` is one atomic UpdateItem: the events are appended to the list (`list_append`), their ids
+added to the set and the version counted up, so concurrent requests of one shopper never overwrite
+each other and none waits for another. Its old values say which ids were there already (a repeat
+is not counted again, nor forwarded). When the list holds more than `keep` events (or what it held
+had expired), a second write puts back the newest `keep` - conditional on the version the append
+produced, so it can never drop an event a concurrent request appended meanwhile (that request
+trims instead). `recent` reads the item (strongly consistent: the next request sees the last
+write), each event id once, oldest first. DynamoDB deletes expired items within days, not at once,
+so an item past `expires_at` reads as empty. Any DynamoDB failure (unreachable, throttled, timed
+out, no table) is `StoreUnavailable`: the caller answers without the events, never with a 500.
 """
 from __future__ import annotations
 
 import logging
-import random
 import time
 from typing import Any, Iterable
 
 from .behaviour import Event
 
 log = logging.getLogger("alsreco.api")
-TRIES = 6
+APPEND = "SET #e = list_append(if_not_exists(#e, :none), :new), #x = :exp ADD #v :one, #i :ids"
 
 
 class StoreUnavailable(Exception):
@@ -47,6 +50,20 @@ def _from_item(m: dict[str, Any]) -> Event:
     return Event(m["i"]["S"], m["t"]["S"], m["p"]["S"], float(m["at"]["N"]))
 
 
+def _events(attributes: dict[str, Any], now: float) -> list[Event] | None:
+    """The item's events, each id once, oldest first; None when it has expired (or is absent)."""
+    if not attributes or float(attributes.get("expires_at", {}).get("N", "0")) <= now:
+        return None
+    seen: set[str] = set()
+    out = []
+    for m in attributes.get("events", {}).get("L", []):
+        e = _from_item(m)
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            out.append(e)
+    return sorted(out, key=lambda e: e.at)         # stable: equal times keep arrival order
+
+
 class EventStore:
     def __init__(self, client: Any, table: str, keep: int = 50, ttl_s: float = 86400.0):
         self.client = client
@@ -54,55 +71,54 @@ class EventStore:
         self.keep = int(keep)
         self.ttl_s = float(ttl_s)
 
-    def _get(self, key: str) -> dict[str, Any] | None:
+    def recent(self, key: str, now: float | None = None) -> list[Event]:
+        """The shopper's stored events, oldest first ([] when none or expired)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             out = self.client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True)
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return out.get("Item")
-
-    def recent(self, key: str, now: float | None = None) -> list[Event]:
-        """The shopper's stored events, oldest first ([] when none or expired)."""
-        item = self._get(key)
-        now = time.time() if now is None else now
-        if not item or float(item.get("expires_at", {}).get("N", "0")) <= now:
-            return []
-        return [_from_item(m) for m in item.get("events", {}).get("L", [])]
+        return _events(out.get("Item") or {}, time.time() if now is None else now) or []
 
     def append(self, key: str, events: Iterable[Event], now: float | None = None) -> tuple[list[Event], int]:
-        """Store `events`; (the ones stored, how many were already there by event id)."""
+        """Store `events`; (the ones new to the shopper, how many were repeats by event id)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        events = list(events)
-        for attempt in range(TRIES):
-            now_s = time.time() if now is None else now
-            item = self._get(key)
-            live = bool(item) and float(item.get("expires_at", {}).get("N", "0")) > now_s
-            current = [_from_item(m) for m in item.get("events", {}).get("L", [])] if live else []
-            seen = {e.event_id for e in current}
-            added = []
-            for e in events:
-                if e.event_id not in seen:
-                    seen.add(e.event_id)
-                    added.append(e)
-            if not added:
-                return [], len(events)
-            kept = sorted(current + added, key=lambda e: e.at)[-self.keep:]       # stable: ties keep arrival order
-            version = int(item["v"]["N"]) if item else 0
-            condition = ({"ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": {"N": str(version)}}}
-                         if item else {"ConditionExpression": "attribute_not_exists(pk)"})
-            try:
-                self.client.put_item(TableName=self.table, Item={
-                    "pk": {"S": key}, "v": {"N": str(version + 1)}, "events": {"L": [_to_item(e) for e in kept]},
-                    "expires_at": {"N": str(int(now_s + self.ttl_s))}}, **condition)
-                return added, len(events) - len(added)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-                log.info("event store: concurrent write to %s, retrying (%d)", key[:2], attempt + 1)
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-            except BotoCoreError as exc:
-                raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        raise StoreUnavailable(f"{TRIES} concurrent writes in a row to one shopper's events")
+        sent = list(events)
+        unique = list({e.event_id: e for e in reversed(sent)}.values())[::-1]      # first of each id
+        now = time.time() if now is None else now
+        try:
+            out = self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": key}}, UpdateExpression=APPEND, ReturnValues="ALL_OLD",
+                ExpressionAttributeNames={"#e": "events", "#x": "expires_at", "#v": "v", "#i": "ids"},
+                ExpressionAttributeValues={":none": {"L": []}, ":new": {"L": [_to_item(e) for e in unique]},
+                                           ":exp": {"N": str(int(now + self.ttl_s))}, ":one": {"N": "1"},
+                                           ":ids": {"SS": [e.event_id for e in unique]}})
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        old = out.get("Attributes") or {}
+        before = _events(old, now)
+        known = set(old.get("ids", {}).get("SS", [])) if before is not None else set()
+        added = [e for e in unique if e.event_id not in known]
+        held = len(old.get("events", {}).get("L", [])) + len(unique)
+        if (before is None and old) or held > self.keep:
+            self._trim(key, (before or []) + added, int(old.get("v", {}).get("N", "0")) + 1)
+        return added, len(sent) - len(added)
+
+    def _trim(self, key: str, events: list[Event], version: int) -> None:
+        """Keep the newest `keep` of `events` - unless another write came after ours (it trims then)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        kept = sorted(events, key=lambda e: e.at)[-self.keep:]
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": key}}, UpdateExpression="SET #e = :kept, #i = :ids",
+                ConditionExpression="#v = :v", ExpressionAttributeNames={"#e": "events", "#i": "ids", "#v": "v"},
+                ExpressionAttributeValues={":kept": {"L": [_to_item(e) for e in kept]}, ":v": {"N": str(version)},
+                                           ":ids": {"SS": sorted({e.event_id for e in kept})}})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                log.warning("event store: trimming failed (the next write trims): %s", exc)
+        except BotoCoreError as exc:
+            log.warning("event store: trimming failed (the next write trims): %s", exc)

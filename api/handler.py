@@ -156,9 +156,10 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return api(event, context)
 
 
-def build(settings: Settings, metrics: Metrics | None = None) -> Api:
-    """The Api for `settings` with its clients; the events side (EVENTS_TABLE set) unless its signing
-    key cannot be read (then recommendations still work, without the visit; /events answers 503)."""
+def build(settings: Settings, metrics: Metrics | None = None, client: Any = None) -> Api:
+    """The Api for `settings` with its clients (`client`: the SageMaker runtime one, made here unless
+    given); the events side (EVENTS_TABLE set) unless its signing key cannot be read (then
+    recommendations still work, without the visit, and /events answers 503)."""
     metrics = metrics or Metrics(settings.metrics_namespace)
     live = None
     if settings.events_table:
@@ -166,4 +167,4 @@ def build(settings: Settings, metrics: Metrics | None = None) -> Api:
             live = make_live(settings, fetch_key(settings), metrics)
         except Exception:  # noqa: BLE001 - logged; the container runs without the events side
             log.exception("events are off for this container: the signing key could not be read")
-    return Api(settings, make_client(settings), live, metrics)
+    return Api(settings, client if client is not None else make_client(settings), live, metrics)

@@ -15,22 +15,28 @@ from typing import Any
 
 from .local_cognito import REGION
 
-TABLE = "alsreco-shopper-events"
-STREAM = "alsreco-events"
-BUCKET = "alsreco-data-local"
 PREFIX = "events/"
-SECRET = "alsreco-signing-key"
 TTL_ATTRIBUTE = "expires_at"
 
 
 @dataclass
 class LocalEvents:
     endpoint: str
-    secret_arn: str
-    table: str = TABLE
-    stream: str = STREAM
-    bucket: str = BUCKET
+    name: str = "alsreco"                 # what the resources' names start with
+    secret_arn: str = ""
     prefix: str = PREFIX
+
+    @property
+    def table(self) -> str:
+        return f"{self.name}-shopper-events"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.name}-events"
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.name}-data-local"
 
     def client(self, service: str) -> Any:
         import boto3
@@ -64,22 +70,24 @@ class LocalEvents:
         return written
 
 
-def provision_events(endpoint: str) -> LocalEvents:
-    """The table, bucket, stream and signing secret on the moto server at `endpoint`."""
-    events = LocalEvents(endpoint=endpoint, secret_arn="")
+def provision_events(endpoint: str, name: str = "alsreco") -> LocalEvents:
+    """The table, bucket, stream and signing secret on the moto server at `endpoint`, their names
+    starting with `name` (lower case letters, digits and '-')."""
+    events = LocalEvents(endpoint=endpoint, name=name)
     ddb = events.client("dynamodb")
-    ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+    ddb.create_table(TableName=events.table, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-    ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True,
+    ddb.update_time_to_live(TableName=events.table, TimeToLiveSpecification={"Enabled": True,
                                                                       "AttributeName": TTL_ATTRIBUTE})
-    events.client("s3").create_bucket(Bucket=BUCKET)
+    events.client("s3").create_bucket(Bucket=events.bucket)
     events.client("firehose").create_delivery_stream(
-        DeliveryStreamName=STREAM, DeliveryStreamType="DirectPut",
+        DeliveryStreamName=events.stream, DeliveryStreamType="DirectPut",
         ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/alsreco-events-local", "BucketARN": f"arn:aws:s3:::{BUCKET}",
+            "RoleARN": "arn:aws:iam::123456789012:role/alsreco-events-local",
+            "BucketARN": f"arn:aws:s3:::{events.bucket}",
             "Prefix": PREFIX, "ErrorOutputPrefix": "events-errors/!{firehose:error-output-type}/",
             "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 5}, "CompressionFormat": "UNCOMPRESSED"})
     events.secret_arn = events.client("secretsmanager").create_secret(
-        Name=SECRET, SecretString=secrets.token_urlsafe(48))["ARN"]
+        Name=f"{name}-signing-key", SecretString=secrets.token_urlsafe(48))["ARN"]
     return events
