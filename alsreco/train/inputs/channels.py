@@ -10,6 +10,7 @@ from ...core.paths import Paths, read_json_object
 
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "training"
+EVENTS_CHANNEL = "events"  # shopper events, read on their own (event_files.py): never the training channel
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ def input_data_config(paths: Paths) -> dict:
 
 
 def _pick_channel(paths: Paths, config: dict) -> str:
+    config = {name: value for name, value in config.items() if name != EVENTS_CHANNEL}
     if DEFAULT_CHANNEL in config:
         return DEFAULT_CHANNEL
     if len(config) == 1:
@@ -32,7 +34,8 @@ def _pick_channel(paths: Paths, config: dict) -> str:
     if len(config) > 1:
         raise UserError(f"{paths.inputdataconfig_file} names channels {sorted(config)}; "
                         f"name the training data channel '{DEFAULT_CHANNEL}'")
-    present = sorted(p.name for p in paths.data_dir.iterdir() if p.is_dir()) if paths.data_dir.is_dir() else []
+    present = sorted(p.name for p in paths.data_dir.iterdir() if p.is_dir() and p.name != EVENTS_CHANNEL) \
+        if paths.data_dir.is_dir() else []
     if DEFAULT_CHANNEL in present or not present:
         return DEFAULT_CHANNEL
     if len(present) == 1:
