@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 STACK_NAME = "AlsrecoStorefront"
 # What the Lambdas (api.handler, api.authorizer) import; api/catalogue.py (numpy) and the local
 # stand-ins (api/local_*.py: boto3, moto) stay out.
-LAMBDA_MODULES = ("__init__", "answer", "authorizer", "behaviour", "endpoint", "errors", "event_store", "event_stream",
-                  "events", "handler", "identity", "jwt", "live", "metrics", "schema", "settings", "signing", "validate")
+LAMBDA_MODULES = ("__init__", "answer", "authorizer", "behaviour", "endpoint", "errors", "event_store",
+                  "event_stream", "events", "handler", "identity", "jwt", "live", "metrics", "schema", "settings",
+                  "signing", "validate")
 LAMBDA_DATA = ("request.schema.json", "events.schema.json")
 
 
