@@ -93,6 +93,7 @@ def _api_handler(api: Callable[[dict, Any], dict], authorizer: Any, protected: t
                  cors_origin: str | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True     # headers and body are two writes: no 40 ms wait on a delayed ACK
 
         def _proxy(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -147,6 +148,7 @@ def _page_handler(web_dir: Path, overrides: Mapping[str, bytes], extra: Mapping[
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
         files = dict(overrides)
 
         def do_GET(self) -> None:
