@@ -9,13 +9,14 @@
 `append` is one atomic UpdateItem: the events are appended to the list (`list_append`), their ids
 added to the set and the version counted up, so concurrent requests of one shopper never overwrite
 each other and none waits for another. Its old values say which ids were there already (a repeat
-is not counted again, nor forwarded). When the list holds more than `keep` events (or what it held
-had expired), a second write puts back the newest `keep` - conditional on the version the append
-produced, so it can never drop an event a concurrent request appended meanwhile (that request
-trims instead). `recent` reads the item (strongly consistent: the next request sees the last
-write), each event id once, oldest first. DynamoDB deletes expired items within days, not at once,
-so an item past `expires_at` reads as empty. Any DynamoDB failure (unreachable, throttled, timed
-out, no table) is `StoreUnavailable`: the caller answers without the events, never with a 500.
+is not counted again, nor forwarded). When the list holds more than TRIM_AT x `keep` events (or
+what it held had expired), a second write puts back the newest `keep` - conditional on the version
+the append produced, so it can never drop an event a concurrent request appended meanwhile (that
+request trims instead). `recent` reads the item (strongly consistent: the next request sees the
+last write): the newest `keep` events, each event id once, oldest first. DynamoDB deletes expired
+items within days, not at once, so an item past `expires_at` reads as empty. Any DynamoDB failure
+(unreachable, throttled, timed out, no table) is `StoreUnavailable`: the caller answers without the
+events, never with a 500.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .behaviour import Event
 
 log = logging.getLogger("alsreco.api")
 APPEND = "SET #e = list_append(if_not_exists(#e, :none), :new), #x = :exp ADD #v :one, #i :ids"
+TRIM_AT = 2                 # the list is cut back to `keep` once it holds twice as many: one trim per `keep` writes
 
 
 class StoreUnavailable(Exception):
@@ -79,7 +81,7 @@ class EventStore:
             out = self.client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True)
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return _events(out.get("Item") or {}, time.time() if now is None else now) or []
+        return (_events(out.get("Item") or {}, time.time() if now is None else now) or [])[-self.keep:]
 
     def append(self, key: str, events: Iterable[Event], now: float | None = None) -> tuple[list[Event], int]:
         """Store `events`; (the ones new to the shopper, how many were repeats by event id)."""
@@ -102,7 +104,7 @@ class EventStore:
         known = set(old.get("ids", {}).get("SS", [])) if before is not None else set()
         added = [e for e in unique if e.event_id not in known]
         held = len(old.get("events", {}).get("L", [])) + len(unique)
-        if (before is None and old) or held > self.keep:
+        if (before is None and old) or held > TRIM_AT * self.keep:
             self._trim(key, (before or []) + added, int(old.get("v", {}).get("N", "0")) + 1)
         return added, len(sent) - len(added)
 

@@ -9,8 +9,8 @@ api/local_cognito.py `moto_server()` for `make web`, the tests and the benchmark
 from __future__ import annotations
 
 import argparse
+import os
 import signal
-import sys
 import threading
 from typing import Any, Iterable
 
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # at once: request threads queued on the lock would otherwise be waited for at exit
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     run_simple(args.host, args.port, serialised(DomainDispatcherApplication(create_backend_app)), threaded=True,
                request_handler=MotoRequestHandler)
     return 0

@@ -8,8 +8,9 @@ Secrets Manager; api/local_moto.py, one request at a time) and the real `serve` 
 the real `train`, `eval_days=0`; a small synthetic model with --smoke). Everything shares the
 machine's cores: the figures are this stand-in chain's, not AWS's.
 
-* Events route: `--requests` POST /events (one `view` each, a visit per client) at each concurrency,
-  over keep-alive connections; p50 / p99 with 95% bootstrap intervals, throughput, non-2xx.
+* Events route: `--requests` POST /events (one `view` each; each client starts a new visit every
+  VISIT_EVENTS events) at each concurrency, over keep-alive connections; p50 / p99 with 95%
+  bootstrap intervals, throughput, non-2xx.
 * Freshness: `--trials` new visits each send one `view` of a random product and then, at once, the
   next POST /recommendations with the visit's session_id; a trial counts when that very next list
   is the endpoint's own answer for the product (`{"items": [it]}`), which differs from the best
@@ -32,6 +33,7 @@ from . import common
 from .common import say
 
 GOAL_FRESH = 0.99          # share of events the very next list reflects (lower confidence bound)
+VISIT_EVENTS = 20          # events per visit in the latency runs (then the client starts a new one)
 BOOTSTRAP = 1000
 
 
@@ -63,7 +65,8 @@ def events_load(api: str, origin: str, products: list[str], requests_n: int, con
     def client(k: int) -> None:
         rng = random.Random(k)
         session, sid, mine, codes = requests.Session(), None, [], []
-        for _ in range(per + (1 if k < left else 0)):
+        for i in range(per + (1 if k < left else 0)):
+            sid = None if i % VISIT_EVENTS == 0 else sid             # a new visit every VISIT_EVENTS events
             body = {"events": [{"type": "view", "product_id": rng.choice(products)}],
                     **({"session_id": sid} if sid else {})}
             t = time.perf_counter()

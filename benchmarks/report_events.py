@@ -29,7 +29,7 @@ def events_section(doc: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
            "products). DynamoDB, Firehose and S3 are moto on the same cores, one request at a time "
            "(api/local_moto.py): these are the stand-in chain's figures, not AWS's. Load: 1-minute load average "
            "before → after each run (2 = both cores busy).", "",
-           "### POST /events (one `view` per request, keep-alive, a visit per client)", "",
+           "### POST /events (one `view` per request, keep-alive, a new visit every 20 events per client)", "",
            "| concurrency | requests | p50 ms (95% CI) | p99 ms (95% CI) | req/s | non-2xx | load |",
            "|---|---|---|---|---|---|---|",
            *["| " + " | ".join(str(c) for c in row) + " |" for row in rows], "",

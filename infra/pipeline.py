@@ -1,7 +1,7 @@
 """The retraining state machine's definition (Amazon States Language, JSONPath), as a dict.
 
-    Name -> LiveNdcg -> Train -> HasNdcg -> QualityGate -> CreateModel -> CreateEndpointConfig
-         -> UpdateEndpoint -> Wait <-> Describe -> Deployed? -> RecordLive -> Done
+    Name -> LiveNdcg -> Train -> HasMetrics -> Ndcg -> HasNdcg -> QualityGate -> CreateModel
+         -> CreateEndpointConfig -> UpdateEndpoint -> Wait <-> Describe -> Deployed? -> RecordLive -> Done
 
 * Train: a SageMaker training job (`.sync`: the state waits for it) with the image, the `training`
   channel (the sales history prefix) and the `events` channel (the prefix Firehose lands events in),
@@ -56,11 +56,9 @@ def definition(*, image: str, sales_url: str, events_url: str, output_url: str, 
             "StoppingCondition": {"MaxRuntimeInSeconds": int(training_hours) * 3600},
             "HyperParameters": {"eval_days": "3", "eval_k": "10"},
         },
-        "ResultSelector": {"ndcg.$": f"$.FinalMetricDataList[?(@.MetricName == '{METRIC}')].Value",
-                           "model_data.$": "$.ModelArtifacts.S3ModelArtifacts"},
-        "ResultPath": "$.train",
+        "ResultPath": "$.job",                                  # DescribeTrainingJob's answer
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "TrainingFailed"}],
-        "Next": "HasNdcg",
+        "Next": "HasMetrics",
     }
     sdk = "arn:aws:states:::aws-sdk:"
     states: dict[str, Any] = {
@@ -72,6 +70,14 @@ def definition(*, image: str, sales_url: str, events_url: str, output_url: str, 
                      "ResultPath": "$.live", "Next": "Train"},
         "Train": train,
         "TrainingFailed": _fail("TrainingFailed", cause_path="$.error.Cause"),
+        # a job whose log matched no metric definition has no FinalMetricDataList at all
+        "HasMetrics": {"Type": "Choice", "Choices": [{"Variable": "$.job.FinalMetricDataList", "IsPresent": True,
+                                                      "Next": "Ndcg"}],
+                       "Default": "NoEvaluation"},
+        "Ndcg": {"Type": "Pass", "Comment": "the held-out NDCG@10 (a list: empty when not logged) and the model",
+                 "Parameters": {"ndcg.$": f"$.job.FinalMetricDataList[?(@.MetricName == '{METRIC}')].Value",
+                                "model_data.$": "$.job.ModelArtifacts.S3ModelArtifacts"},
+                 "ResultPath": "$.train", "Next": "HasNdcg"},
         "HasNdcg": {"Type": "Choice", "Choices": [{"Variable": "$.train.ndcg[0]", "IsPresent": True,
                                                    "Next": "QualityGate"}],
                     "Default": "NoEvaluation"},

@@ -112,11 +112,20 @@ def test_the_list_is_bounded_and_events_are_counted_once_by_id(stubbed, events_p
                                        {"type": "view", "product_id": "Q", "event_id": "q"},
                                        {"type": "view", "product_id": "Q", "event_id": "q"}], sid)
     assert (status, out["accepted"], out["duplicates"]) == (200, 1, 2)
-    store = EventStore(events_path.client("dynamodb"), events_path.table)
+    store = EventStore(events_path.client("dynamodb"), events_path.table, keep=5)
     key = shopper_key(session=sid.split(".")[0])
     assert [e.event_id for e in store.recent(key)] == ["e4", "e5", "e6", "e7", "q"]       # the newest 5, in order
     landed = records(events_path)
     assert sorted(r["event_id"] for r in landed) == sorted([f"e{i}" for i in range(8)] + ["q"])   # each once
+
+    def held():
+        item = events_path.client("dynamodb").get_item(TableName=events_path.table, Key={"pk": {"S": key}})["Item"]
+        return [m["M"]["i"]["S"] for m in item["events"]["L"]]
+
+    assert len(held()) == 10          # stored: up to twice the bound (e7 twice: repeats are dropped on reading)
+    post_events(api, [{"type": "view", "product_id": "R", "event_id": "r"}], sid)
+    assert held() == ["e5", "e6", "e7", "q", "r"]      # one more: cut back to the newest 5
+    assert [e.event_id for e in store.recent(key)] == ["e5", "e6", "e7", "q", "r"]
 
 
 def test_records_land_in_s3_as_json_lines_without_the_signed_session_id(stubbed, events_path):

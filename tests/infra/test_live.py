@@ -99,7 +99,7 @@ def test_the_state_machine_trains_gates_and_deploys_in_that_order(asl):
         state = states[at]
         at = state["Choices"][-1]["Next"] if at == "Deployed?" else \
             state.get("Next") or state["Choices"][0]["Next"]
-    assert path + [at] == ["Name", "LiveNdcg", "Train", "HasNdcg", "QualityGate", "CreateModel",
+    assert path + [at] == ["Name", "LiveNdcg", "Train", "HasMetrics", "Ndcg", "HasNdcg", "QualityGate", "CreateModel",
                            "CreateEndpointConfig", "UpdateEndpoint", "Wait", "Describe", "Deployed?", "RolledBack"]
     deployed = states["Deployed?"]["Choices"]
     assert deployed[0]["Next"] == "Wait" and deployed[1]["Next"] == "RecordLive"
@@ -129,7 +129,11 @@ def test_the_gate_compares_the_held_out_ndcg_train_logs_with_the_live_models(asl
                      "model_vs_popularity": {"ndcg_at_10_diff": 0.023456, "ci95": [0.01, 0.03]}})
     found = [m.group(1) for line in caplog.messages if (m := re.search(metric["Regex"], line))]
     assert found == ["0.123456"]
-    assert train["ResultSelector"]["ndcg.$"] == f"$.FinalMetricDataList[?(@.MetricName == '{METRIC}')].Value"
+    assert train["ResultPath"] == "$.job" and "ResultSelector" not in train        # a missing metric is no error
+    assert states["HasMetrics"]["Choices"][0] == {"Variable": "$.job.FinalMetricDataList", "IsPresent": True,
+                                                  "Next": "Ndcg"} and states["HasMetrics"]["Default"] == "NoEvaluation"
+    assert states["Ndcg"]["Parameters"]["ndcg.$"] == \
+        f"$.job.FinalMetricDataList[?(@.MetricName == '{METRIC}')].Value"
     assert states["LiveNdcg"]["Resource"].endswith("aws-sdk:ssm:getParameter")
     assert states["HasNdcg"]["Choices"] == [{"Variable": "$.train.ndcg[0]", "IsPresent": True, "Next": "QualityGate"}]
     gate = states["QualityGate"]
