@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .serve_load import Serve, synthetic_model
 
+    load_start = common.loadavg()
     base = args.work / ("events-smoke" if smoke else "events") / "sample"
     if smoke:
         write_model(synthetic_model(500, 300, int(common.hp_defaults()["als_rank"])), base / "model")
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     common.write_result(args.results, "events_live-smoke" if smoke else "events_live", {
         "smoke": smoke, "model": {"source": source, "customers": len(model.customer_ids), "products": len(products)},
         "chain": "local API front -> real handler -> moto (DynamoDB, Firehose, S3, Secrets Manager) and real serve",
-        "events_route": runs, "freshness": fresh})
+        "events_route": runs, "freshness": fresh, "loadavg_start": load_start, "loadavg_end": common.loadavg()})
     return 0
 
 

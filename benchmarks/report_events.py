@@ -24,7 +24,7 @@ def events_section(doc: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
             for r in doc["events_route"]]
     f = doc["freshness"]
     changed = f["event_to_changed_list_ms"]
-    out = [TITLE, "",
+    out = ["", TITLE, "",                      # a blank line after the section before (it ends in a table)
            f"Through `make web`'s chain ({doc['chain']}; {doc['model']['source']}, {doc['model']['products']:,} "
            "products). DynamoDB, Firehose and S3 are moto on the same cores, one request at a time "
            "(api/local_moto.py): these are the stand-in chain's figures, not AWS's. Load: 1-minute load average "
