@@ -9,7 +9,7 @@
 #   (system packages - Java 17, nginx, and for `make test` Docker, wrk, chromium, ... - are
 #    installed with apt-get when run as root or with passwordless sudo: scripts/system-deps.sh)
 #   make image             docker build -t alsreco:latest .
-#   make bench             quality, training speed, serving load -> benchmarks/RESULTS.md
+#   make bench             quality, training speed, serving load, live events -> benchmarks/RESULTS.md
 #   make bench-scale       2 hosts vs 1 at --memory 3g on 40M generated lines (Docker; hours)
 #   make bench-events      POST /events latency and freshness through the local chain (moto; ~3 min)
 #
