@@ -159,6 +159,19 @@ SCHEMA: tuple[Param, ...] = (
     Param("max_malformed_rows", "int", 100,
           "Rows that cannot be parsed are skipped up to this many; more fails the job.",
           min=0, max=10**9, group="input"),
+    # --- the events channel (docs/live.md) -----------------------------------
+    Param("event_weight_view", "int", 1,
+          "Events channel: purchase lines one `view` event counts as (0 = views are ignored).",
+          min=0, max=100, group="events"),
+    Param("event_weight_add_to_cart", "int", 2,
+          "Events channel: purchase lines one `add_to_cart` counts as; a `remove_from_cart` takes as many away.",
+          min=0, max=100, group="events"),
+    Param("event_weight_purchase", "int", 4,
+          "Events channel: purchase lines one `purchase` event counts as (0 when the sales history already holds "
+          "the web shop's orders).", min=0, max=100, group="events"),
+    Param("events_anonymous", "bool", True,
+          "Events channel: learn from anonymous visits too (each a customer `session:<id>` of its own); false = "
+          "signed-in shoppers' events only.", group="events"),
     # --- output and serving defaults ------------------------------------------
     Param("reco_item", "int", 10, "Default number of recommendations (N) per customer.",
           min=1, max=1000, group="serving"),

@@ -29,8 +29,9 @@ def from_lines(df: pd.DataFrame, product_ids: np.ndarray) -> dict[str, list[Any]
         # the lower median (a price some line had): what Spark's percentile_approx gives
         median = priced.groupby("product")["price"].quantile(0.5, interpolation="lower").reindex(product_ids)
         out["unit_price"] = [None if pd.isna(v) else round(float(v), 4) for v in median.to_numpy()]
-    if "country" in df.columns and (df["country"] != "").any():
-        lines = df.loc[df["country"] != "", ["product", "country"]]
+    has_country = df["country"].notna() & (df["country"] != "") if "country" in df.columns else None
+    if has_country is not None and has_country.any():
+        lines = df.loc[has_country, ["product", "country"]]
         counts = lines.groupby(["product", "country"]).size().reset_index(name="n")
         counts = counts.sort_values(["product", "n", "country"], ascending=[True, False, True])
         top = counts.groupby("product")["country"].apply(lambda s: list(s[:MAX_COUNTRIES]))

@@ -31,6 +31,7 @@ from .cluster.config import load_resource_config
 from .cluster.describe import describe as describe_cluster
 from .cluster.roles import run_role
 from .inputs import channels
+from .inputs import event_files as event_channel
 from .inputs.spark_files import spool_pipes
 from .sigterm import StopOnSigterm
 from .spark import jvm
@@ -69,10 +70,11 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     prepared: prepare.Prepared | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="alsreco-input-", dir=settings.tmpdir) as tmp:
+            event_files = event_channel.discover(paths)  # shopper events beside the sales (docs/live.md)
             if hp["input_uri"]:  # read by Spark in place (s3a://, hdfs://, file://): Spark starts first
                 check_input_uri(hp["input_uri"], settings)
                 session = spark_mod.start(paths, settings) if own else session
-                prepared = prepare.spark_path(session, hp, uri=hp["input_uri"])
+                prepared = prepare.spark_path(session, hp, uri=hp["input_uri"], event_files=event_files)
                 source = {"channel": hp["input_uri"], "input_mode": "uri"}
             else:
                 channel = channels.discover(paths)
@@ -81,9 +83,9 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                 if prepare.use_spark(files, settings, own_cluster):
                     session = spark_mod.start(paths, settings) if own else session
                     prepared = prepare.spark_path(session, hp, files, stage=Path(tmp),
-                                                  local=prepare.is_local(settings))
+                                                  local=prepare.is_local(settings), event_files=event_files)
                 else:
-                    prepared = prepare.pandas_path(files, hp)
+                    prepared = prepare.pandas_path(files, hp, event_files)
             source["data_path"] = prepared.path
             r, cat, as_of = prepared.ratings, prepared.catalogue, prepared.as_of
             built = catalog_build.build(r.product_ids, cat.product_names, cat.product_first_seen,
@@ -120,7 +122,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                 "nonnegative": fitted["nonnegative"], "ranking_type": fitted["ranking_type"],
                 "weighting": fitted["weighting"], "bm25_k1": fitted["bm25_k1"], "bm25_b": fitted["bm25_b"]},
         "retention_date": str(as_of.date()),
-        "data": {**prepared.report.as_dict(), **source,
+        "data": {**prepared.report.as_dict(), **source, **({"events": prepared.events} if prepared.events else {}),
                  "customers": r.shape[0], "products": r.shape[1], "ratings": int(len(r.rating)),
                  "first_date": prepared.first_date, "last_date": prepared.last_date,
                  "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},

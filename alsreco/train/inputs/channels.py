@@ -10,7 +10,8 @@ from ...core.paths import Paths, read_json_object
 
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "training"
-AUXILIARY = ("catalog",)  # channels that are not the sales history (inputs/catalog.py)
+EVENTS_CHANNEL = "events"  # shopper events, read on their own (event_files.py): never the training channel
+AUXILIARY = ("catalog", EVENTS_CHANNEL)  # channels that are not the sales history
 
 
 @dataclass(frozen=True)
