@@ -188,12 +188,15 @@ class Bound:
     def _operands(self, node: Compare, kind: str) -> list[Any]:
         where = f"{_name(node.field)} {_where(node)}"
         items = node.operand if isinstance(node.operand, tuple) else (node.operand,)
-        out = []
+        out: list[Any] = []
         for item in items:
             raw = self.values[item.name] if isinstance(item, Param) else item.value
-            for v in raw if isinstance(raw, list) else [raw]:
-                label = f"filter_values.{item.name}" if isinstance(item, Param) else where
-                out.append(convert(v, kind, label))
+            values = raw if isinstance(raw, list) else [raw]
+            if kind in ("string", "list", "id") and all(type(v) is str and len(v) <= MAX_TEXT for v in values):
+                out.extend(values)  # already what `convert` would give (a long $name list: the common case)
+                continue
+            label = f"filter_values.{item.name}" if isinstance(item, Param) else where
+            out.extend(convert(v, kind, label) for v in values)
         return out
 
     def _compare(self, node: Compare) -> np.ndarray:
@@ -213,7 +216,7 @@ class Bound:
         if col.kind in ("string", "list"):
             lookup = col.code_of()
             table = np.zeros(len(col.values) + 1, dtype=bool)  # the last entry: missing (code -1)
-            table[[lookup[v] for v in wanted if v in lookup]] = True
+            table[np.fromiter((c for c in map(lookup.get, wanted) if c is not None), dtype=np.int64)] = True
             hit = table[col.codes]
             if col.kind == "string":
                 return hit
