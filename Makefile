@@ -9,8 +9,9 @@
 #   (system packages - Java 17, nginx, and for `make test` Docker, wrk, chromium, ... - are
 #    installed with apt-get when run as root or with passwordless sudo: scripts/system-deps.sh)
 #   make image             docker build -t alsreco:latest .
-#   make bench             quality, training speed, serving load -> benchmarks/RESULTS.md
+#   make bench             quality, training speed, serving load, catalogue, live events -> benchmarks/RESULTS.md
 #   make bench-scale       2 hosts vs 1 at --memory 3g on 40M generated lines (Docker; hours)
+#   make bench-events      POST /events latency and freshness through the local chain (moto; ~3 min)
 #
 # Variables: PYTHON (interpreter for the venv, default python3), PYTEST_ARGS (extra
 # pytest arguments, e.g. PYTEST_ARGS="-x -k serve"), IMAGE (default alsreco:latest).
@@ -104,7 +105,7 @@ test-container: venv
 #   make bench-scale: the image on 2 hosts (algo-1/algo-2) and on 1, --memory 3g each, BENCH_SCALE_LINES
 #   generated lines (default 40,000,000: hours; needs Docker; not part of `make bench`)
 BENCH_SIZES ?= sample,100k,1m,10m
-.PHONY: bench bench-deps bench-quality bench-train bench-serve bench-scale bench-report
+.PHONY: bench bench-deps bench-quality bench-train bench-serve bench-scale bench-catalog bench-events bench-report
 
 bench-deps: venv
 	@bash scripts/system-deps.sh bench
@@ -114,6 +115,8 @@ bench: bench-deps
 	$(BIN)/python -m benchmarks.tune_scale
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m benchmarks.train_speed
 	$(BIN)/python -m benchmarks.serve_load
+	$(BIN)/python -m benchmarks.catalog
+	$(BIN)/python -m benchmarks.events_live
 	$(BIN)/python -m benchmarks.report
 
 bench-quality: bench-deps
@@ -131,6 +134,13 @@ bench-serve: bench-deps
 
 bench-scale: bench-deps
 	$(BIN)/python -m benchmarks.scale
+	$(BIN)/python -m benchmarks.report
+
+bench-catalog: bench-deps
+	$(BIN)/python -m benchmarks.catalog
+
+bench-events: bench-deps
+	$(BIN)/python -m benchmarks.events_live
 	$(BIN)/python -m benchmarks.report
 
 bench-report: venv

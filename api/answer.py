@@ -14,13 +14,13 @@ from .errors import ApiError
 
 PREDICTION_KEYS = ("item_id", "unknown_items")
 STAFF_KEYS = ("customer_id", "known")
-RECOMMENDATION_KEYS = ("product_id", "name", "score", "reason")
+RECOMMENDATION_KEYS = ("product_id", "name", "score", "reason", "attributes")
 
 
 def _recommendation(rec: Any) -> dict[str, Any]:
     if not isinstance(rec, dict) or "product_id" not in rec:
         raise ApiError(502, FAILED)
-    out = {key: rec.get(key) for key in RECOMMENDATION_KEYS}
+    out = {key: rec.get(key) for key in RECOMMENDATION_KEYS if key != "attributes" or key in rec}
     out["product_id"] = str(out["product_id"])
     if not out["name"]:
         out["name"] = None

@@ -1,5 +1,5 @@
 """A Cognito user pool on this machine, for `make web` and the tests: moto's server
-(`moto_server` on 127.0.0.1, a real process) with the pool the stack deploys - a `custom:customer_id`
+(api/local_moto.py on 127.0.0.1, a real process) with the pool the stack deploys - a `custom:customer_id`
 attribute only administrators may write, an app client for the page (USER_PASSWORD_AUTH and
 refresh tokens, no secret), a `staff` group - and three demo logins: two shoppers, each linked to
 a customer of the model, and one staff member. Its ID tokens are real RS256 JWTs, verifiable
@@ -22,7 +22,7 @@ from alsreco.core.net import free_port, stop_process, wait_for_http
 REGION = "us-east-1"                  # where moto files unsigned requests (InitiateAuth from the page)
 STAFF_GROUP = "staff"
 CUSTOMER_ATTRIBUTE = "customer_id"     # custom:customer_id in the tokens
-MOTO_SERVER = Path(sys.executable).parent / "moto_server"
+LOCAL_MOTO = Path(__file__).with_name("local_moto.py")   # moto's server, one request at a time
 
 
 @dataclass(frozen=True)
@@ -110,13 +110,13 @@ def provision(endpoint: str, users: Sequence[DemoUser]) -> LocalPool:
 
 @contextlib.contextmanager
 def moto_server(log_path: Path | None = None) -> Iterator[str]:
-    """`moto_server` on a free 127.0.0.1 port; yields its URL; stopped on exit."""
+    """moto's server (api/local_moto.py) on a free 127.0.0.1 port; yields its URL; stopped on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-    proc = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, str(LOCAL_MOTO), "-H", "127.0.0.1", "-p", str(port)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
         if not wait_for_http(url + "/moto-api/", 30, ok=range(100, 600)):
             raise RuntimeError(f"moto_server did not answer on {url} within 30 s"

@@ -46,7 +46,7 @@ class LambdaContext:
         return 10_000
 
 
-PROTECTED = ("/me/recommendations", "/staff/recommendations")     # api/handler.py's signed-in routes
+PROTECTED = ("/me/recommendations", "/staff/recommendations", "/me/events")   # api/handler.py's signed-in routes
 
 
 def to_event(method: str, target: str, headers: Mapping[str, str], body: bytes, source_ip: str = "127.0.0.1",
@@ -93,6 +93,7 @@ def _api_handler(api: Callable[[dict, Any], dict], authorizer: Any, protected: t
                  cors_origin: str | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True     # headers and body are two writes: no 40 ms wait on a delayed ACK
 
         def _proxy(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -147,6 +148,7 @@ def _page_handler(web_dir: Path, overrides: Mapping[str, bytes], extra: Mapping[
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
         files = dict(overrides)
 
         def do_GET(self) -> None:
@@ -204,10 +206,13 @@ def page_server(web_dir: Path, port: int = 0, overrides: Mapping[str, bytes] | N
     return server
 
 
-def config_js(api_base: str, api_key: str = "", sign_in: Mapping[str, str] | None = None) -> bytes:
+def config_js(api_base: str, api_key: str = "", sign_in: Mapping[str, str] | None = None,
+              events: bool = False) -> bytes:
     """The page's config.js pointing at `api_base`; `sign_in`: {"endpoint", "clientId", "region"}
-    of the Cognito user pool the page signs shoppers in with (none: no sign-in form)."""
-    config: dict[str, Any] = {"apiBase": api_base.rstrip("/"), "apiKey": api_key, "catalogueUrl": "catalogue.json"}
+    of the Cognito user pool the page signs shoppers in with (none: no sign-in form); `events`: the
+    API records the visit's events (POST /events), so the page sends them instead of its items."""
+    config: dict[str, Any] = {"apiBase": api_base.rstrip("/"), "apiKey": api_key, "catalogueUrl": "catalogue.json",
+                              "events": bool(events)}
     if sign_in:
         config["signIn"] = dict(sign_in)
     return f"window.ALSRECO_CONFIG = {json.dumps(config, indent=2)};\n".encode()

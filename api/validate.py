@@ -9,8 +9,9 @@ deployed MAX_K / MAX_IDS), then shaped for its route:
 * STAFF (`POST /staff/recommendations`, the staff group): any `customer_id`.
 
 A field that names a shopper (`customer_id`, `customer_ids`, `user_id`, ...) is refused on the
-first two routes with a 400 naming it: identity comes from the verified token only. Every problem
-is an ApiError(400) whose message starts with the field's name.
+first two routes with a 400 naming it: identity comes from the verified token only. `session_id`
+(the visit, api/live.py) is the public route's only: the storefront reads it, the endpoint never
+sees it. Every problem is an ApiError(400) whose message starts with the field's name.
 """
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ LIST_FIELDS = ("items", "exclude_items", "include_items", "candidates")
 NOT_ON = {ME: ("item_id",), STAFF: ("item_id",)}          # similar products: the public route
 IDENTITY = ("{name}: a request never names a shopper: a signed-in shopper is known by their token "
             "(POST /me/recommendations); staff look customers up with POST /staff/recommendations")
+SIGNED_IN_VISIT = ("session_id: a signed-in shopper's visit is kept under their account (POST /me/events); "
+                   "send no session_id with a token")
 
 
-def _id(field: str, value: Any) -> str:
+def clean_id(field: str, value: Any) -> str:
     """A schema-valid id as the container's text: 17850.0 -> "17850", spaces stripped."""
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -57,6 +60,8 @@ def _refuse_identity(body: dict[str, Any], route: str) -> None:
     for name in NOT_ON.get(route, ()):
         if name in body:
             raise ApiError(400, f"{name}: similar products are asked on POST /recommendations, without sign-in")
+    if route != PUBLIC and "session_id" in body:
+        raise ApiError(400, SIGNED_IN_VISIT)
 
 
 def endpoint_request(body: dict[str, Any], settings: Settings, route: str = PUBLIC,
@@ -66,12 +71,12 @@ def endpoint_request(body: dict[str, Any], settings: Settings, route: str = PUBL
     schema.check(body, schema.resolved(settings.max_k, settings.max_ids))
     payload: dict[str, Any] = {}
     for name, value in body.items():
-        if value is None:
+        if value is None or name in schema.storefront_fields():     # read by the storefront, not the model
             continue
         if name in ID_FIELDS:
-            payload[name] = _id(name, value)
+            payload[name] = clean_id(name, value)
         elif name in LIST_FIELDS:
-            payload[name] = [_id(f"{name}[{i}]", v) for i, v in enumerate(value)]
+            payload[name] = [clean_id(f"{name}[{i}]", v) for i, v in enumerate(value)]
         else:
             payload[name] = value
     if route == ME:

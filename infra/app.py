@@ -20,9 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 STACK_NAME = "AlsrecoStorefront"
 # What the Lambdas (api.handler, api.authorizer) import; api/catalogue.py (numpy) and the local
 # stand-ins (api/local_*.py: boto3, moto) stay out.
-LAMBDA_MODULES = ("__init__", "answer", "authorizer", "endpoint", "errors", "events", "handler", "identity", "jwt",
-                  "schema", "settings", "validate")
-LAMBDA_DATA = ("request.schema.json",)
+LAMBDA_MODULES = ("__init__", "answer", "authorizer", "behaviour", "endpoint", "errors", "event_store",
+                  "event_stream", "events", "handler", "identity", "jwt", "live", "metrics", "schema", "settings",
+                  "signing", "validate")
+LAMBDA_DATA = ("request.schema.json", "events.schema.json")
 
 
 def stage_lambda_code(target: Path) -> Path:

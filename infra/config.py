@@ -12,6 +12,9 @@ from typing import Any, Mapping
 NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,50}$")
 CLAIM = re.compile(r"^[A-Za-z0-9_:.\-]{1,64}$")
 HTTPS_URL = re.compile(r"^https://[^\s,*]+$")
+SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$")
+INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+NAMESPACE = re.compile(r"^[A-Za-z0-9._/#:-]{1,255}$")
 
 
 class ContextError(ValueError):
@@ -62,6 +65,18 @@ class StackConfig:
     # abuse limits per client: an AWS WAF web ACL on the stage with a rate-based rule per IP
     waf: bool = True
     waf_rate_limit: int = 600        # requests per IP per 5 minutes (AWS WAF's window)
+    # shoppers' events (docs/live.md): POST /events, the visit in DynamoDB, Firehose to S3, metrics, dashboard
+    events: bool = True
+    max_events: int = 25             # events per POST /events
+    visit_ttl_hours: int = 24        # a shopper's recent events live this long after the last one
+    events_retention_days: int = 400  # events kept in S3 for training
+    metrics_namespace: str = "Alsreco/Storefront"
+    # retraining that runs itself: EventBridge Scheduler -> Step Functions (needs events: its data bucket)
+    retrain: bool = True
+    retrain_schedule: str = "cron(0 3 * * ? *)"   # every day at 03:00 UTC
+    training_instance_type: str = "ml.m5.xlarge"
+    training_hours: int = 4          # the training job's time limit
+    rollback_5xx: int = 5            # endpoint 5xx per minute that roll a new model back
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> "StackConfig":
@@ -73,10 +88,24 @@ class StackConfig:
         limits = {"throttle_rate": (1, 10000), "throttle_burst": (1, 5000), "quota_per_day": (1, 10**9),
                   "max_body_bytes": (1024, 6 * 1024 * 1024), "max_k": (1, 1000), "max_ids": (1, 10000),
                   "read_timeout": (1, 25), "memory_mb": (128, 10240), "reserved_concurrency": (0, 1000),
-                  "waf_rate_limit": (10, 2_000_000_000)}
+                  "waf_rate_limit": (10, 2_000_000_000), "visit_ttl_hours": (1, 720), "max_events": (1, 500),
+                  "events_retention_days": (1, 3650), "training_hours": (1, 120), "rollback_5xx": (1, 100000)}
         for name, value in context.items():
-            if name in ("api_key", "waf"):
+            if name in ("api_key", "waf", "events", "retrain"):
                 values[name] = _bool(name, value)
+            elif name == "retrain_schedule":
+                if not SCHEDULE.match(str(value)):
+                    raise ContextError(f"retrain_schedule={value!r}: an EventBridge Scheduler expression, e.g. "
+                                       "'cron(0 3 * * ? *)' or 'rate(1 day)'")
+                values[name] = str(value)
+            elif name == "training_instance_type":
+                if not INSTANCE.match(str(value)):
+                    raise ContextError(f"training_instance_type={value!r}: e.g. ml.m5.xlarge")
+                values[name] = str(value)
+            elif name == "metrics_namespace":
+                if not NAMESPACE.match(str(value)):
+                    raise ContextError(f"metrics_namespace={value!r}: letters, digits and . - _ / # : (max 255)")
+                values[name] = str(value)
             elif name == "endpoint_name":
                 if not NAME.match(str(value)):
                     raise ContextError(f"endpoint_name={value!r}: lower-case letters, digits and '-', max 51")
@@ -101,6 +130,9 @@ class StackConfig:
                                "tokens are issued to)")
         if config.oidc_jwks_url and not config.oidc_issuer:
             raise ContextError("oidc_jwks_url needs oidc_issuer")
+        if config.retrain and not config.events:
+            raise ContextError("retrain needs events (the pipeline trains on them, in their bucket); "
+                               "-c retrain=false with -c events=false")
         return config
 
     @property

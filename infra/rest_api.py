@@ -3,10 +3,13 @@
     POST /recommendations          anyone (this visit, similar products, best sellers)
     POST /me/recommendations       the authorizer: a signed-in shopper's own recommendations
     POST /staff/recommendations    the authorizer (+ the staff group, checked by the Lambda)
+    POST /events                   anyone: the visit's events (with `events`, the default)
+    POST /me/events                the authorizer: a signed-in shopper's events
     OPTIONS on each                CORS preflight, answered by the Lambda (no key, no token)
 
 Not an open tap: stage throttling always on; a request validator with the model generated from
-the one request schema (api/request.schema.json); the Lambda's own body-size limit; optionally an
+the request schemas (api/request.schema.json, api/events.schema.json); the Lambda's own body-size limit;
+optionally an
 API key + usage plan; API Gateway's own errors (401 without a valid token, throttled, missing key,
 invalid body) are JSON and carry the CORS header so the page can show them; the Lambda may only
 InvokeEndpoint on its one endpoint.
@@ -28,6 +31,7 @@ from api.schema import gateway_model
 from .config import StackConfig
 
 PUBLIC, SIGNED_IN = ("recommendations",), (("me", "recommendations"), ("staff", "recommendations"))
+EVENTS, SIGNED_IN_EVENTS = ("events",), ("me", "events")
 
 
 def _error_template(message: str, status: int) -> str:
@@ -42,12 +46,13 @@ class StorefrontApi(Construct):
                  auth_environment: dict[str, str]) -> None:
         super().__init__(scope, cid)
         log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+        self.log_group = log_group          # its EMF lines are the metrics (api/metrics.py, infra/dashboard.py)
         self.function = lambda_.Function(
             self, "Handler", runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64,
             handler="api.handler.lambda_handler", code=lambda_.Code.from_asset(str(code_dir)),
             memory_size=config.memory_mb, timeout=Duration.seconds(config.lambda_timeout), log_group=log_group,
             reserved_concurrent_executions=config.reserved_concurrency or None,
-            description="alsreco storefront: POST /recommendations -> SageMaker endpoint",
+            description="alsreco storefront: POST /recommendations -> SageMaker endpoint; POST /events",
             environment={"ENDPOINT_NAME": endpoint_name, "ALLOWED_ORIGIN": allowed_origin,
                          "READ_TIMEOUT": str(config.read_timeout), "CONNECT_TIMEOUT": "2", "MAX_ATTEMPTS": "2",
                          "MAX_BODY_BYTES": str(config.max_body_bytes), "MAX_K": str(config.max_k),
@@ -88,15 +93,21 @@ class StorefrontApi(Construct):
         model.node.default_child.add_property_override("Schema", gateway_model(config.max_k, config.max_ids))
         validator = self.api.add_request_validator("Body", validate_request_body=True,
                                                    validate_request_parameters=False)
+        routes = [(parts, model, parts in SIGNED_IN) for parts in (PUBLIC, *SIGNED_IN)]
+        if config.events:
+            events_model = self.api.add_model("EventsBody", content_type="application/json",
+                                              schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4))
+            events_model.node.default_child.add_property_override(
+                "Schema", gateway_model(max_events=config.max_events, name="events"))   # api/events.schema.json
+            routes += [(EVENTS, events_model, False), (SIGNED_IN_EVENTS, events_model, True)]
         self.resources: dict[str, apigw.Resource] = {}
-        for parts in (PUBLIC, *SIGNED_IN):
+        for parts, body_model, signed_in in routes:
             resource = self.api.root
             for part in parts:
                 resource = resource.get_resource(part) or resource.add_resource(part)
-            auth = {"authorizer": authorizer} if parts in SIGNED_IN else \
-                {"authorization_type": apigw.AuthorizationType.NONE}
+            auth = {"authorizer": authorizer} if signed_in else {"authorization_type": apigw.AuthorizationType.NONE}
             resource.add_method("POST", integration, api_key_required=config.api_key, request_validator=validator,
-                                request_models={"application/json": model}, **auth)
+                                request_models={"application/json": body_model}, **auth)
             resource.add_method("OPTIONS", integration, api_key_required=False,   # preflights carry no key
                                 authorization_type=apigw.AuthorizationType.NONE)  # nor a token
             self.resources["/" + "/".join(parts)] = resource

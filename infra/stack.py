@@ -1,27 +1,36 @@
-"""The storefront stack: SageMaker endpoint + Lambda/REST API + the page's bucket and CDN.
+"""The storefront stack: SageMaker endpoint + Lambda/REST API + the page's bucket and CDN; with
+`events` (default) the shoppers' events path (infra/events.py) and the impact dashboard
+(infra/dashboard.py); with `retrain` (default) the retraining pipeline (infra/retrain.py).
 
 CloudFormation parameters (set at deploy time):
   ImageUri        the alsreco image in ECR (printed by build_and_push.sh)
   ModelDataUrl    s3://.../model.tar.gz of a training job
   InstanceType    default ml.m5.large          InstanceCount   default 1
   AllowedOrigin   the origin the page is served from; empty (default) = the stack's own CloudFront URL
+  SalesDataUrl    (retrain) s3://bucket/prefix/ of the sales history the scheduled jobs train on
+  RetrainSchedule (retrain) ENABLED (default) or DISABLED: the schedule's state
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
+from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from .auth import ShopperSignIn
 from .config import StackConfig
+from .dashboard import ImpactDashboard
+from .events import DataBucket, ShopperEvents
 from .model import Endpoint
 from .page import PageSite
 from .rest_api import StorefrontApi
+from .retrain import Retraining
 from .waf import RateLimit
 
 ECR_IMAGE = r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})?$"
 S3_URL = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$"
+S3_PREFIX = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.*/)?$"
 ORIGIN = r"^$|^\*$|^https?://[^\s,*/]+$"
 
 
@@ -61,6 +70,9 @@ class StorefrontStack(Stack):
         page.allow_connections([api.origin, *sign_in.connect_origins])
         if config.waf:
             RateLimit(self, "RateLimit", config=config, stage_arn=api.api.deployment_stage.stage_arn)
+        if config.events:
+            self._events(config, api, endpoint, image.value_as_string, instance_type.value_as_string,
+                         instance_count.value_as_number)
 
         CfnOutput(self, "ApiUrl", value=api.url, description="POST recommendations here")
         CfnOutput(self, "ApiBase", value=api.api.url, description="web/config.js apiBase")
@@ -75,7 +87,7 @@ class StorefrontStack(Stack):
             CfnOutput(self, "SignInEndpoint", value=sign_in.sign_in_endpoint,
                       description="web/config.js signIn.endpoint")
         page_config = {"apiBase": api.api.url, "apiKey": "",
-                       "catalogueUrl": "catalogue.json", "signIn": None}
+                       "catalogueUrl": "catalogue.json", "signIn": None, "events": config.events}
         if sign_in.user_pool is not None:
             page_config["signIn"] = {"endpoint": sign_in.sign_in_endpoint, "staffGroup": config.staff_group,
                                      "clientId": sign_in.client.user_pool_client_id}
@@ -84,3 +96,40 @@ class StorefrontStack(Stack):
         if api.api_key is not None:
             CfnOutput(self, "ApiKeyId", value=api.api_key.key_id,
                       description="aws apigateway get-api-key --include-value --api-key <id>")
+
+    def _events(self, config: StackConfig, api: StorefrontApi, endpoint: Endpoint, image_uri: str,
+                instance_type: str, instance_count) -> None:
+        """The events path, the dashboard and (`retrain`) the retraining pipeline."""
+        data = DataBucket(self, "Data", config=config)
+        events = ShopperEvents(self, "Events", config=config, data=data)
+        events.grant(api.function)
+        retrain = None
+        if config.retrain:
+            sales = CfnParameter(self, "SalesDataUrl", type="String", allowed_pattern=S3_PREFIX,
+                                 description="s3://bucket/prefix/ of the sales history the scheduled retraining "
+                                             "trains on (the training channel)",
+                                 constraint_description="s3://bucket/ or s3://bucket/prefix/ (ending in /)")
+            state = CfnParameter(self, "RetrainSchedule", type="String", default="ENABLED",
+                                 allowed_values=["ENABLED", "DISABLED"],
+                                 description="the retraining schedule's state: DISABLED switches it off")
+            retrain = Retraining(self, "Retrain", config=config, data=data, endpoint=endpoint, image_uri=image_uri,
+                                 sales_url=sales.value_as_string, instance_type=instance_type,
+                                 instance_count=instance_count, schedule_state=state.value_as_string)
+            # a stack update of the model deploys with the same guardrail as the pipeline
+            endpoint.endpoint.deployment_config = sagemaker.CfnEndpoint.DeploymentConfigProperty(
+                auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                    alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=retrain.alarm.alarm_name)]),
+                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                    traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                        type="ALL_AT_ONCE", wait_interval_in_seconds=600),
+                    termination_wait_in_seconds=300, maximum_execution_timeout_in_seconds=4500))
+            CfnOutput(self, "RetrainStateMachine", value=retrain.state_machine.state_machine_arn,
+                      description="aws stepfunctions start-execution --state-machine-arn <this> (a run now)")
+            CfnOutput(self, "LiveNdcgParameter", value=retrain.live_ndcg.parameter_name,
+                      description="the live model's held-out NDCG@10 (the quality gate's bar)")
+        dashboard = ImpactDashboard(self, "Impact", namespace=config.metrics_namespace, log_group=api.log_group,
+                                    rollback_alarm=retrain.alarm if retrain else None,
+                                    endpoint_name=endpoint.endpoint_name)
+        CfnOutput(self, "EventsTable", value=events.table.table_name)
+        CfnOutput(self, "EventsUrl", value=data.events_url, description="the events channel's S3 prefix")
+        CfnOutput(self, "Dashboard", value=dashboard.dashboard.dashboard_name)

@@ -10,6 +10,10 @@
    `serve` through /endpoints/local/invocations.
 4. The page (web/) on 127.0.0.1:WEB_PORT, with a config.js pointing at the API front and the
    model's catalogue.json.
+5. One moto server: the Cognito user pool (demo logins) and the events path - the shoppers' events
+   table (DynamoDB), the Firehose stream landing them in S3, the signing secret - so the page's
+   events change its own recommendations (docs/live.md); the handler's EMF metric lines go to
+   <run dir>/metrics.log.
 
 Ctrl-C stops everything. `--once` makes one request through the whole chain and exits (0 = it
 worked), for a smoke test.
@@ -98,12 +102,17 @@ def _post(url: str, body: dict, origin: str, token: str | None = None) -> dict:
 def smoke(shop: LocalStorefront) -> None:
     origin = shop.page_url.rstrip("/")
     best = _post(shop.api_url + "/recommendations", {"k": 3}, origin)
+    viewed = best["recommendations"][0]
+    visit = _post(shop.api_url + "/events", {"events": [{"type": "view", "product_id": viewed["product_id"],
+                                                         "recommendation_id": best["recommendation_id"]}]}, origin)
+    after = _post(shop.api_url + "/recommendations", {"k": 3, "session_id": visit["session_id"]}, origin)
     shopper = shop.pool.users[0]
     mine = _post(shop.api_url + "/me/recommendations", {"k": 3}, origin, shop.pool.id_token(shopper.username))
     with urllib.request.urlopen(shop.page_url, timeout=10) as resp:
         assert b"Your visit" in resp.read()
     names = lambda answer: ", ".join(r["name"] or r["product_id"] for r in answer["recommendations"])  # noqa: E731
     say(f"anonymous visitor -> {names(best)}")
+    say(f"... after looking at {viewed['name'] or viewed['product_id']} -> {names(after)}")
     say(f"{shopper.username} (customer {shopper.customer_id}) -> {names(mine)}")
 
 
@@ -126,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         with local_storefront(model, serve_url, args.web_port, args.api_port, log_dir=run_dir) as shop:
-            say(f"serve {serve_url}  ·  API front {shop.api_url}  ·  user pool {shop.pool.endpoint} (moto)")
+            say(f"serve {serve_url}  ·  API front {shop.api_url}  ·  user pool and events {shop.pool.endpoint} "
+                "(moto)")
+            if shop.events:
+                say(f"events: table {shop.events.table}, Firehose -> s3://{shop.events.bucket}/{shop.events.prefix}, "
+                    f"metrics -> {run_dir / 'metrics.log'}")
             for user in shop.pool.users:
                 role = "staff" if user.staff else f"shopper, customer {user.customer_id}"
                 say(f"demo login: {user.username} / {user.password}  ({role})")

@@ -3,19 +3,23 @@
 //   POST {apiBase}/recommendations          anyone: this visit's products, similar products, best sellers
 //   POST {apiBase}/me/recommendations       signed in (ID token): the shopper's own recommendations
 //   POST {apiBase}/staff/recommendations    staff group: any customer
-// and reads catalogue.json (products only). Sign-in: auth.js.
+//   POST {apiBase}/events, /me/events       this visit's views and basket actions (config.events: events.js)
+// and reads catalogue.json (products only). Sign-in: auth.js. With events on, the visit lives in the
+// API (the next list follows it); without, the page sends its basket as `items` with each request.
 "use strict";
 
 (function () {
-  const config = Object.assign({ apiBase: "", apiKey: "", catalogueUrl: "catalogue.json", signIn: null },
-                               window.ALSRECO_CONFIG || {});
+  const config = Object.assign({ apiBase: "", apiKey: "", catalogueUrl: "catalogue.json", signIn: null,
+                                 events: false }, window.ALSRECO_CONFIG || {});
   config.apiBase = String(config.apiBase || "").replace(/\/+$/, "");
   const auth = window.AlsrecoAuth.create(config.signIn);
+  const visit = window.AlsrecoEvents.create(Boolean(config.events), (path, body, signedIn) => (
+    signedIn ? postSignedIn(path, body, false) : post(path, body, false, false)), () => Boolean(auth.who()));
   const REASONS = {
     model: "For you", popular: "Best seller", new_product: "New", forced: "Featured", similar: "Similar",
   };
   const $ = (id) => document.getElementById(id);
-  const state = { products: [], byId: new Map(), basket: [], seq: 0, staffCustomer: null };
+  const state = { products: [], byId: new Map(), basket: [], viewed: [], seq: 0, staffCustomer: null };
 
   // ---- small DOM helpers (text only: nothing from the API is parsed as HTML) ----
   function el(tag, attrs, ...children) {
@@ -37,7 +41,8 @@
   function setStatus(text) { $("status").textContent = text; }
 
   // ---- the API ----
-  async function post(path, body, signedIn) {
+  // `list`: the answer must be a list of recommendations (else: any JSON object, e.g. POST /events)
+  async function post(path, body, signedIn, list = true) {
     const headers = { "Content-Type": "application/json" };
     if (config.apiKey) headers["X-Api-Key"] = config.apiKey;
     if (signedIn) {
@@ -57,20 +62,33 @@
       const msg = (data && (data.error || data.message)) || `the API answered ${resp.status} ${resp.statusText}`;
       throw { message: msg, requestId: data && data.request_id, status: resp.status };
     }
-    if (!data || !Array.isArray(data.recommendations)) throw { message: "the API answered without recommendations" };
+    if (list && (!data || !Array.isArray(data.recommendations))) {
+      throw { message: "the API answered without recommendations" };
+    }
+    if (data) data.visit = resp.headers.get("X-Alsreco-Visit");     // applied | none | expired | unavailable
     return data;
   }
 
   // A signed-in call; on 401 the tokens are refreshed once, then the shopper is signed out.
-  async function postSignedIn(path, body) {
+  async function postSignedIn(path, body, list = true) {
     try {
-      return await post(path, body, true);
+      return await post(path, body, true, list);
     } catch (err) {
       if (err.status !== 401 || !(await auth.refresh())) {
         if (err.status === 401) { auth.forget(); renderAccount(); }
         throw err;
       }
-      return post(path, body, true);
+      return post(path, body, true, list);
+    }
+  }
+
+  // Record events, then (the API keeps the visit) nothing else: the caller asks for the next list.
+  // A failure to record is shown but never blocks browsing.
+  async function record(events) {
+    try {
+      await visit.send(events);
+    } catch (err) {
+      showError(`your visit could not be recorded: ${err.message || err}`, err.requestId);
     }
   }
 
@@ -87,7 +105,7 @@
     return rec.name || (known && known.name) || "(no name)";
   }
 
-  function card(rec, rank) {
+  function card(rec, rank, recommendationId) {
     const reason = rec.reason || "model";
     const button = el("button", { type: "button", class: "card", title: "Show similar products",
                                   "data-product-id": rec.product_id },
@@ -97,12 +115,12 @@
         el("span", { class: "pid" }, rec.product_id),
         el("span", { class: "score" }, typeof rec.score === "number" ? rec.score.toFixed(3) : ""),
         el("span", { class: `reason reason-${reason}` }, REASONS[reason] || reason)));
-    button.addEventListener("click", () => similar(rec.product_id, nameOf(rec)));
+    button.addEventListener("click", () => view(rec.product_id, nameOf(rec), recommendationId));
     return el("li", {}, button);
   }
 
-  function render(list, recs) {
-    list.replaceChildren(...recs.map((rec, i) => card(rec, i + 1)));
+  function render(list, recs, recommendationId) {
+    list.replaceChildren(...recs.map((rec, i) => card(rec, i + 1, recommendationId)));
     if (!recs.length) list.replaceChildren(el("li", { class: "empty" }, "No products left after the rules."));
   }
 
@@ -115,9 +133,11 @@
     try {
       const data = await ask();
       if (seq !== state.seq) return;
-      render($("results"), data.recommendations);
+      render($("results"), data.recommendations, data.recommendation_id);
       const unknown = (data.unknown_items || []).length ? ` · unknown ids ignored: ${data.unknown_items.join(", ")}` : "";
-      setStatus(`${data.recommendations.length} products · model ${data.model_version || "?"}${note ? note(data) : ""}${unknown}`);
+      const lost = data.visit === "unavailable" ? " · your visit could not be read: not part of this list" : "";
+      setStatus(`${data.recommendations.length} products · model ${data.model_version || "?"}${note ? note(data) : ""}`
+                + `${unknown}${lost}`);
       $("similar-box").hidden = true;
     } catch (err) {
       if (seq !== state.seq) return;
@@ -131,13 +151,14 @@
   function showMine() {
     state.staffCustomer = null;
     const items = state.basket.map((p) => p.id);
-    const body = { ...rules(), ...(items.length ? { items } : {}) };
+    // with events on, the API holds the visit (the session's or the account's events); else send the basket
+    const body = { ...rules(), ...(visit.enabled ? visit.visitBody() : (items.length ? { items } : {})) };
     const who = auth.who();
     if (who) {
       return run(() => postSignedIn("/me/recommendations", body), "Recommended for you");
     }
-    const title = items.length ? `Recommended for this visit (${items.length} product${items.length > 1 ? "s" : ""})`
-                               : "Best sellers";
+    const n = new Set([...items, ...(visit.enabled ? state.viewed.map((p) => p.id) : [])]).size;
+    const title = n ? `Recommended for this visit (${n} product${n > 1 ? "s" : ""})` : "Best sellers";
     return run(() => post("/recommendations", body, false), title);
   }
 
@@ -153,13 +174,12 @@
   }
 
   async function similar(productId, name) {
-    clearError();
     $("similar-box").hidden = false;
     $("similar-title").textContent = `Similar to ${name}`;
     $("similar").replaceChildren(el("li", { class: "empty" }, "Loading…"));
     try {
       const data = await post("/recommendations", { item_id: productId, k: Number($("k").value) }, false);
-      render($("similar"), data.recommendations);
+      render($("similar"), data.recommendations, data.recommendation_id);
     } catch (err) {
       $("similar").replaceChildren();
       showError(err.message || String(err), err.requestId);
@@ -167,18 +187,57 @@
     $("similar-box").scrollIntoView({ block: "nearest" });
   }
 
+  // A shopper looks at a product (from a list, or found by name): a `view` event, the product's
+  // similar products, and - the visit having changed - the next list.
+  async function view(productId, name, recommendationId) {
+    clearError();
+    if (visit.enabled) {
+      const product = state.byId.get(productId) || { id: productId, name };
+      if (!state.viewed.some((p) => p.id === productId)) state.viewed.push(product);
+      renderViewed();
+      await record([{ type: "view", product_id: productId,
+                      ...(recommendationId ? { recommendation_id: recommendationId } : {}) }]);
+      if (!state.staffCustomer) await showMine();
+    }
+    await similar(productId, name);
+  }
+
   // ---- this visit's products (the session: folded into the recommendations) ----
   function renderBasket() {
     $("basket").replaceChildren(...state.basket.map((p) => {
       const remove = el("button", { type: "button", class: "remove", title: `Remove ${p.name}` }, "×");
-      remove.addEventListener("click", () => {
+      remove.addEventListener("click", async () => {
         state.basket = state.basket.filter((b) => b.id !== p.id);
         renderBasket();
+        await record([{ type: "remove_from_cart", product_id: p.id }]);
         showMine();
       });
       return el("li", { "data-product-id": p.id }, el("span", {}, p.name), remove);
     }));
     $("basket-count").textContent = String(state.basket.length);
+    $("buy").hidden = !visit.enabled || !state.basket.length;
+  }
+
+  async function addToBasket(p) {
+    if (state.basket.some((b) => b.id === p.id)) return;
+    state.basket.push(p);
+    renderBasket();
+    await record([{ type: "add_to_cart", product_id: p.id }]);
+    showMine();
+  }
+
+  async function buy() {
+    const bought = state.basket;
+    state.basket = [];
+    renderBasket();
+    await record(bought.map((p) => ({ type: "purchase", product_id: p.id })));
+    setStatus(`Bought ${bought.length} product${bought.length > 1 ? "s" : ""}`);
+    showMine();
+  }
+
+  function renderViewed() {
+    $("viewed").replaceChildren(...state.viewed.slice(-8).map((p) => el("li", { "data-product-id": p.id }, p.name)));
+    $("viewed-box").hidden = !state.viewed.length;
   }
 
   function search(text) {
@@ -186,14 +245,13 @@
     const hits = words.length ? state.products.filter((p) => words.every((w) => p.name.toUpperCase().includes(w)
                                                                    || p.id.toUpperCase() === w)).slice(0, 8) : [];
     $("search-results").replaceChildren(...hits.map((p) => {
-      const add = el("button", { type: "button", "data-product-id": p.id }, el("span", {}, p.name),
-                     el("small", {}, ` ${p.id}${p.new ? " · new" : ""}`));
-      add.addEventListener("click", () => {
-        if (!state.basket.some((b) => b.id === p.id)) state.basket.push(p);
-        renderBasket();
-        showMine();
-      });
-      return el("li", {}, add);
+      const look = el("button", { type: "button", class: "view", "data-product-id": p.id, title: "Look at it" },
+                      el("span", {}, p.name), el("small", {}, ` ${p.id}${p.new ? " · new" : ""}`));
+      look.addEventListener("click", () => view(p.id, p.name));
+      const add = el("button", { type: "button", class: "add", "data-product-id": p.id,
+                                 title: `Add ${p.name} to the basket` }, "+");
+      add.addEventListener("click", () => addToBasket(p));
+      return el("li", {}, look, add);
     }));
     if (words.length && !hits.length) $("search-results").replaceChildren(el("li", { class: "empty" }, "No product matches."));
   }
@@ -253,6 +311,11 @@
       if (id) staffLookup(id);
     });
     $("staff-clear").addEventListener("click", () => showMine());
+    $("buy").addEventListener("click", buy);
+    $("visit-hint").textContent = visit.enabled
+      ? "What you look at and put in the basket shapes this visit's recommendations: the shop keeps this "
+        + "visit's events for a day, and uses them to train its model."
+      : "What you add here shapes the recommendations of this visit; it is sent with each request and kept nowhere.";
     $("product-search").addEventListener("input", (e) => search(e.target.value));
     for (const id of ["rule-exclude-bought", "rule-exclude-popular", "rule-include-new", "k"]) {
       $(id).addEventListener("change", refresh);

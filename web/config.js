@@ -5,6 +5,8 @@ window.ALSRECO_CONFIG = {
   apiBase: "http://127.0.0.1:8765",
   apiKey: "",                     // only when the stack was deployed with -c api_key=true
   catalogueUrl: "catalogue.json", // built from the model: python -m api.catalogue MODEL_DIR catalogue.json
-  signIn: null                    // {endpoint: "https://cognito-idp.<region>.amazonaws.com/", clientId: "...",
+  signIn: null,                   // {endpoint: "https://cognito-idp.<region>.amazonaws.com/", clientId: "...",
                                   //  staffGroup: "staff"}; null: no sign-in form (anonymous visitors only)
+  events: false                   // true: the API records this visit's events (POST /events) and the next
+                                  // list follows them (docs/live.md); false: the page sends its basket as items
 };

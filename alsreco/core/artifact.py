@@ -15,6 +15,8 @@ Layout (all arrays are plain `.npy`/`.npz`, loaded with `allow_pickle=False`):
     new_customers.npy        i32   customer indices first seen within retention_days
     product_recent.npy       i32   (n_products,) distinct customers in the last trend_window_days (optional)
     product_trending.npy     f32   (n_products,) trending score, core/trends.py (optional)
+    catalog.json, catalog_<i>_<part>.npy   product attributes, column by column (core/catalog.py;
+                             optional: a model written before them has none)
     metadata.json            written last: a model without it is incomplete
 
 The two trend arrays are optional: a model written before them loads, serves no Trending-Now list (best
@@ -36,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from . import catalog as catalog_files
+from .catalog import Catalog
 from .errors import ModelError
 from .model_checks import KINDS, check_array, check_content, check_metadata
 
@@ -101,6 +105,7 @@ class Model:
     metadata: dict[str, Any] = field(default_factory=dict)
     product_recent: np.ndarray | None = None  # int32 distinct customers in the last trend window
     product_trending: np.ndarray | None = None  # float32 trending score (core/trends.py)
+    catalog: Catalog | None = None  # product attributes (core/catalog.py)
 
     @property
     def version(self) -> str:
@@ -123,6 +128,7 @@ class Model:
             (self.purchases.shape == (nc, np_), "purchases shape != (customers, products)"),
             (len(self.purchases.indptr) == nc + 1, "purchases indptr length != customers + 1"),
             (np_ > 0, "model has no products"),
+            (self.catalog is None or self.catalog.n_products == np_, "catalog rows != products"),
         ] + [(getattr(self, name) is None or getattr(self, name).shape == (np_,), f"{name} length != products")
              for name in OPTIONAL_ARRAYS]
         for ok, why in checks:
@@ -150,10 +156,15 @@ def write_model(model: Model, model_dir: Path) -> None:
         p = model.purchases
         np.savez(stage / PURCHASES, indptr=p.indptr, indices=p.indices, data=p.data,
                  shape=np.asarray(p.shape, dtype=np.int64))
+        if model.catalog is not None and len(model.catalog):
+            catalog_files.save(model.catalog, stage)
         meta = dict(model.metadata)
         meta["format_version"] = FORMAT_VERSION
         (stage / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
         (model_dir / METADATA).unlink(missing_ok=True)
+        for old in [*model_dir.glob(f"{catalog_files.FILE_PREFIX}*.npy"), model_dir / catalog_files.MANIFEST]:
+            if not (stage / old.name).exists():  # a previous model's attributes this one does not have
+                old.unlink(missing_ok=True)
         for item in stage.iterdir():
             if item.name != METADATA:
                 os.replace(item, model_dir / item.name)
@@ -224,6 +235,7 @@ def _load(model_dir: Path, mmap: bool) -> Model:
     for name in ("indptr", "indices", "data"):
         check_array(f"{PURCHASES} ({name})", getattr(purchases, name), "f" if name == "data" else "iu", ndim=1)
     model = Model(purchases=purchases, metadata=metadata, **arrays)
+    model.catalog = catalog_files.load(model_dir, len(model.product_ids), mmap)
     model.validate()
     check_content(model, model_dir)
     check_metadata(metadata, meta_path)

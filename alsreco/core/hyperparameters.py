@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .errors import UserError
 from .paths import read_json_object
-from .values import COERCERS, check_date_formats, unwrap
+from .values import COERCERS, check_catalog_types, check_date_formats, check_filter_values, check_filters, unwrap
 
 DEFAULT_NON_PRODUCT_CODES = (
     "POST", "DOT", "M", "m", "D", "C2", "C3", "S", "B", "CRUK", "PADS",
@@ -183,6 +183,19 @@ SCHEMA: tuple[Param, ...] = (
     Param("max_malformed_rows", "int", 100,
           "Rows that cannot be parsed are skipped up to this many; more fails the job.",
           min=0, max=10**9, group="input"),
+    # --- the events channel (docs/live.md) -----------------------------------
+    Param("event_weight_view", "int", 1,
+          "Events channel: purchase lines one `view` event counts as (0 = views are ignored).",
+          min=0, max=100, group="events"),
+    Param("event_weight_add_to_cart", "int", 2,
+          "Events channel: purchase lines one `add_to_cart` counts as; a `remove_from_cart` takes as many away.",
+          min=0, max=100, group="events"),
+    Param("event_weight_purchase", "int", 4,
+          "Events channel: purchase lines one `purchase` event counts as (0 when the sales history already holds "
+          "the web shop's orders).", min=0, max=100, group="events"),
+    Param("events_anonymous", "bool", True,
+          "Events channel: learn from anonymous visits too (each a customer `session:<id>` of its own); false = "
+          "signed-in shoppers' events only.", group="events"),
     # --- output and serving defaults ------------------------------------------
     Param("reco_item", "int", 10, "Default number of recommendations (N) per customer.",
           min=1, max=1000, group="serving"),
@@ -197,6 +210,33 @@ SCHEMA: tuple[Param, ...] = (
           group="serving"),
     Param("include_new", "int", 0, "Default rule: force up to M new products into each list.",
           min=0, max=1000, group="serving"),
+    # --- the catalogue: attributes, filters, exploration, new products ------------------------
+    Param("catalog_types", "str", "",
+          "The kinds of the catalog channel's attributes, as a JSON object ({\"tags\": \"list\", \"code\": "
+          "\"string\"}; kinds: string, list, number, bool, date); empty = inferred from the values.",
+          group="catalog", check=check_catalog_types),
+    Param("filters", "str", "",
+          "Named filters, a JSON object {\"name\": \"EXCLUDE ItemID WHERE ...\"}: a request's filter may "
+          "give a name instead of the expression (docs/catalog.md).", group="catalog", check=check_filters),
+    Param("batch_filter", "str", "",
+          "A filter (expression or name) applied to output/data/recommendations.csv; empty = none.",
+          group="catalog"),
+    Param("batch_filter_values", "str", "",
+          "The batch filter's $values, a JSON object ({\"cats\": [\"toys\"]}).", group="catalog",
+          check=check_filter_values),
+    Param("exploration_weight", "float", 0.0,
+          "Default share of each list given to new products (never sold, or first seen within "
+          "exploration_item_age_days), drawn among the best-scoring ones; a request may set its own.",
+          min=0, max=1, group="catalog"),
+    Param("exploration_item_age_days", "int", 30,
+          "Products first seen at most this many days before the model's as-of date count as new for "
+          "exploration (never-sold products always do).", min=0, max=36500, group="catalog"),
+    Param("placement", "bool", True,
+          "Give new products (in the catalog channel, never sold) item factors from their attributes "
+          "(a ridge regression on the sold products' factors); false = the mean factor.", group="catalog"),
+    Param("placement_features", "int", 2048,
+          "Most attribute features (name words, categories, tags, price bands) the placement uses.",
+          min=1, max=100_000, group="catalog"),
 )
 BY_NAME = {p.name: p for p in SCHEMA}
 

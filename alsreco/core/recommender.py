@@ -45,6 +45,8 @@ import numpy as np
 
 from . import hyperparameters, trends
 from .artifact import Model
+from .catalog_rules import CatalogRules, batch_spec
+from .filters import FilterError, Pairs, removed
 from .foldin import UserStep
 from .lists import pick
 from .rules import Plan, Prediction, Recommendation, Request, Rules
@@ -100,6 +102,7 @@ class Recommender:
         self.trending_key[trending_order] = np.arange(n_products, 0, -1, dtype=np.float32)
         self.user_step = UserStep.of(self.item_factors, self.implicit, self.alpha, self.reg_param, self.fits)
         self.unit_items = unit_rows(self.item_factors)  # float32, |row| = 1: cosine = one matrix product
+        self.cat = CatalogRules(model, self.product_index, hp)  # filters, slots, attributes
         self._plans: dict[Rules, Plan] = {}
         self._plans_lock = threading.Lock()  # gunicorn gthread workers serve requests in threads
 
@@ -136,11 +139,13 @@ class Recommender:
                     shown += np.float32(weight) * self.blend_signal
                 masked = [row[3] if kind == SIMILAR or plan.exclude_purchased else _NONE for row in chunk]
                 drop = [row[2] for row in chunk] if kind == SIMILAR else None
-                lists = self._rank(shown, masked, plan, k, kind, drop)
+                bought = [_NONE if kind == SIMILAR else row[3] for row in chunk]
+                extras = [row[1] if self.cat.asks_more(row[1]) else None for row in chunk]
+                lists = self._rank(shown, masked, plan, k, kind, drop, bought, extras)
                 for p, row, recs in zip(positions[start:start + step], chunk, lists):
                     req, known, unknown = row[1], row[4], row[5]
                     out[p] = Prediction(req.customer_id, known, recs, _unique(unknown + plan.unknown),
-                                        item_id=req.item_id)
+                                        item_id=req.item_id, fields=req.fields)
         return out  # type: ignore[return-value]
 
     def _prepare_customer(self, req: Request) -> tuple:
@@ -194,10 +199,18 @@ class Recommender:
         at most `cells` customers x products per block and `max_rows` customers; `threads` for
         each block's top-k; `blend` the trend blend's weight (None = the model's)."""
         plan = self.plan(self.default_rules if rules is None else rules)
+        row_removed = None
+        if plan.dynamic:
+            purchases, n_products = self.model.purchases, len(self.product_ids)
+
+            def row_removed(chunk: np.ndarray) -> np.ndarray:
+                rows, products = purchases.block_cells(chunk)
+                return removed(plan.dynamic, n_products, Pairs(rows, products, len(chunk)))
+
         return BlockRanker(self.user_factors, self.item_factors, self.model.purchases, n,
                            blocked=plan.blocked, forced=plan.forced, new=plan.new, include_new=plan.include_new,
                            exclude_purchased=plan.exclude_purchased, cells=cells, max_rows=max_rows,
-                           threads=threads, bias=self.bias(blend))
+                           threads=threads, bias=self.bias(blend), row_removed=row_removed)
 
     def blend_for(self, req: Request, kind: str) -> float:
         """The blend weight of a request scored as `kind`: the request's, else the model's for a customer's
@@ -211,11 +224,27 @@ class Recommender:
         weight = self.blend_weight if blend is None else float(blend)
         return np.float32(weight) * self.blend_signal if weight > 0 else None
 
+    def batch_rules(self) -> Rules:
+        """The model's default rules with its `batch_filter` (train's recommendations.csv)."""
+        hp = hyperparameters.defaults()
+        hp.update(self.model.metadata.get("hyperparameters") or {})
+        spec = batch_spec(hp)
+        return self.default_rules if spec is None else dataclasses.replace(self.default_rules, filters=spec)
+
+    def check(self, req: Request) -> None:
+        """Raise FilterError (a 400) for what only the model can tell is wrong in `req`: a filter
+        naming an unknown attribute or a value of the wrong type, a field it has not."""
+        try:
+            self.plan(self.rules_for(req))
+        except FilterError as exc:
+            raise FilterError(f"filter: {exc}") from None
+        self.cat.check(req)
+
     def rules_for(self, req: Request) -> Rules:
         d = self.default_rules
         if (req.item_id is None and req.exclude_purchased is None and req.exclude_popular is None
                 and req.include_new is None and not req.exclude_items and not req.include_items
-                and req.candidates is None):
+                and req.candidates is None and req.filters is None):
             return d  # the common request: the model's defaults
         if req.item_id is not None:  # no customer: nothing was bought
             exclude_purchased = False
@@ -227,7 +256,7 @@ class Recommender:
             exclude_popular=d.exclude_popular if req.exclude_popular is None else req.exclude_popular,
             include_new=d.include_new if req.include_new is None else req.include_new,
             exclude_items=tuple(req.exclude_items), include_items=tuple(req.include_items),
-            candidates=None if req.candidates is None else tuple(req.candidates))
+            candidates=None if req.candidates is None else tuple(req.candidates), filters=req.filters)
 
     def fold_in(self, items: np.ndarray, ratings: np.ndarray | None = None) -> np.ndarray:
         """A customer factor from `items` (product indices) with `ratings` (default 1 each): one
@@ -253,7 +282,8 @@ class Recommender:
         return cached
 
     def _plan(self, rules: Rules) -> Plan:
-        return Plan.resolve(rules, self._resolve, len(self.product_ids), self.popular_order, self.new_products)
+        return Plan.resolve(rules, self._resolve, len(self.product_ids), self.popular_order, self.new_products,
+                            self.cat.filters.bind)
 
     # ----------------------------------------------------------------- internals
     def _scores(self, factors: list[np.ndarray]) -> np.ndarray:
@@ -276,10 +306,12 @@ class Recommender:
         return (arr if keep_order else np.unique(arr)), unknown
 
     def _rank(self, shown: np.ndarray | None, masked: list[np.ndarray], plan: Plan, n: int,
-              kind: str, drop: list[int] | None = None) -> list[list[Recommendation]]:
+              kind: str, drop: list[int] | None = None, bought: list[np.ndarray] | None = None,
+              extras: list[Request | None] | None = None) -> list[list[Recommendation]]:
         """Lists for a block of rows. `shown` (rows x products) are the scores, None = popularity;
         `masked[r]` are never picked for row r except when forced; `drop[r]` (similar products: the
-        item itself) is never listed, not even when forced."""
+        item itself) is never listed, not even when forced; `bought[r]` is what the plan's filters on
+        Purchases.* read; `extras[r]`, a request asking for promotion / exploration slots or fields."""
         rows = len(masked)
         if shown is None and kind == TRENDING:  # Trending-Now order, unique keys
             shown = np.broadcast_to(self.trending_score, (rows, len(self.product_ids)))
@@ -289,8 +321,19 @@ class Recommender:
             keys = np.tile(self.popularity_key, (rows, 1))
         else:
             keys = shown.copy()
-        return pick(keys, shown, masked, plan, n, kind, drop, self.product_ids, self.product_names)
+        gone = removed(plan.dynamic, len(self.product_ids), bought or [_NONE] * rows) if plan.dynamic else None
+        arrange = None
+        if extras is not None and any(e is not None for e in extras):
+            def arrange(r: int, picks: list[int], reasons: list[str], n_forced: int, pool: np.ndarray):
+                req = extras[r]
+                if req is None:
+                    return picks, reasons, ()
+                picks, reasons = self.cat.arrange(req, picks, reasons, n_forced, n, pool,
+                                                  (bought or [_NONE] * rows)[r])
+                return picks, reasons, req.fields
 
+        return pick(keys, shown, masked, plan, n, kind, drop, self.product_ids, self.product_names, gone,
+                    arrange, self.cat.attributes)
 
 def _index(ids: list[str]) -> dict[str, int]:
     return {pid: i for i, pid in enumerate(ids)}

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from . import hyperparameters
+from .filters.masks import Spec
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Rules:
     exclude_items: tuple[str, ...] = ()  # a.k.a. filter_items
     include_items: tuple[str, ...] = ()
     candidates: tuple[str, ...] | None = None  # None = the whole catalogue
+    filters: Spec | None = None  # filter expressions / names over the catalogue (core/filters)
 
     @classmethod
     def from_hyperparameters(cls, hp: Mapping[str, Any]) -> "Rules":
@@ -40,29 +42,39 @@ class Plan:
     exclude_purchased: bool
     include_new: int
     unknown: list[str]
+    dynamic: list = field(default_factory=list)  # filters on the customer's own purchases (per row)
 
     def __post_init__(self) -> None:
         self.blocked_idx = np.flatnonzero(self.blocked)  # the same, as indices (cheap when few)
 
     @classmethod
     def resolve(cls, rules: Rules, resolve: Callable[..., tuple[np.ndarray, list[str]]], n_products: int,
-                popular_order: np.ndarray, new_products: np.ndarray) -> "Plan":
+                popular_order: np.ndarray, new_products: np.ndarray,
+                bind: Callable[[Spec], list] | None = None) -> "Plan":
         """`resolve(ids, keep_order=False)` -> (product indices, unknown ids); `popular_order` is
-        best sellers first; `new_products` the model's new products."""
+        best sellers first; `new_products` the model's new products; `bind(spec)` the request's
+        filters bound to their values (FilterError: a 400). A filter beats everything, forced
+        products included."""
         excluded, unknown = resolve(rules.exclude_items)
         forced, unknown_f = resolve(rules.include_items, keep_order=True)
-        forced = forced[~np.isin(forced, excluded)]
+        bounds = bind(rules.filters) if rules.filters is not None and bind is not None else []
+        gone = np.zeros(n_products, dtype=bool)  # what exclude_items and the filters take out
+        gone[excluded] = True
+        for b in bounds:
+            if b.product_mask is not None:
+                gone |= b.removed()
+        forced = forced[~gone[forced]]
         blocked = np.zeros(n_products, dtype=bool)
         if rules.candidates is not None:
             pool, unknown_c = resolve(rules.candidates)
             blocked[:] = True
             blocked[pool] = False
             unknown += unknown_c
-        blocked[excluded] = True
+        blocked |= gone
         blocked[popular_order[:max(0, int(rules.exclude_popular))]] = True
         new = new_products[~blocked[new_products] & ~np.isin(new_products, forced)]
         return cls(blocked, forced, new, bool(rules.exclude_purchased), max(0, int(rules.include_new)),
-                   _unique(unknown_f + unknown))
+                   _unique(unknown_f + unknown), [b for b in bounds if b.product_mask is None])
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -86,14 +98,29 @@ class Request:
     item_id: str | None = None  # similar products: no customer, `exclude_purchased` does not apply
     trending: bool = False  # a Trending-Now list instead of the customer's scores (core/trends.py)
     blend: float | None = None  # the trend blend's weight; None = the model's (metadata.json blend.weight)
+    filters: Spec | None = None  # `filter` + `filter_values` (core/filters)
+    promotion: Promotion | None = None
+    exploration_weight: float | None = None  # None: the model's default
+    exploration_item_age_days: int | None = None
+    seed: int | None = None  # makes exploration reproducible
+    fields: tuple[str, ...] = ()  # attributes returned with each product
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """`share` of the list's slots for the best-scoring products the filter selects."""
+
+    filters: Spec
+    share: float
 
 
 @dataclass(slots=True)
 class Recommendation:
     product_id: str
     score: float
-    reason: str  # model | similar | new_product | forced | popular | trending
+    reason: str  # model | similar | new_product | forced | popular | trending | promoted | exploration
     name: str = ""
+    attributes: dict[str, Any] | None = None  # the request's `fields`
 
 
 def new_recommendation_id() -> str:
@@ -112,3 +139,4 @@ class Prediction:
     unknown_items: list[str] = field(default_factory=list)
     item_id: str | None = None
     recommendation_id: str = field(default_factory=new_recommendation_id)
+    fields: tuple[str, ...] = ()  # the attributes each recommendation carries

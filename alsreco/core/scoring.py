@@ -11,7 +11,7 @@ whatever the catalogue size; the score buffer is allocated once and reused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -61,8 +61,10 @@ class BlockRanker:
                  n: int, *, blocked: np.ndarray | None = None, forced: np.ndarray | None = None,
                  new: np.ndarray | None = None, include_new: int = 0, exclude_purchased: bool = True,
                  reason: int = MODEL, cells: int = BLOCK_CELLS, max_rows: int | None = None,
-                 threads: int = 1, bias: np.ndarray | None = None):
+                 threads: int = 1, bias: np.ndarray | None = None,
+                 row_removed: Callable[[np.ndarray], np.ndarray] | None = None):
         n_products = len(item_factors)
+        self.row_removed = row_removed  # customers -> rows x products never listed (filters on purchases)
         self.threads = threads  # for `top_k` over a block (batch writers: the host's cores)
         self.n = max(0, int(n))
         self.users = user_factors
@@ -121,6 +123,8 @@ class BlockRanker:
             c = self.column_of[c]
             keep = c >= 0
             keys[r[keep], c[keep]] = -np.inf
+        if self.row_removed is not None and rows:
+            keys[self.row_removed(chunk)[:, self.columns]] = -np.inf
         return keys
 
     def _picks(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -132,8 +136,9 @@ class BlockRanker:
             forced_scores = np.asarray(self.users[chunk], dtype=np.float32) @ self.forced_t
             if self.forced_bias is not None:
                 forced_scores += self.forced_bias
-            parts.append((np.broadcast_to(self.forced, forced_scores.shape), forced_scores,
-                          np.ones(forced_scores.shape, dtype=bool), FORCED))
+            listed = np.ones(forced_scores.shape, dtype=bool) if self.row_removed is None else \
+                ~self.row_removed(chunk)[:, self.forced]
+            parts.append((np.broadcast_to(self.forced, forced_scores.shape), forced_scores, listed, FORCED))
         taken = np.zeros(rows, dtype=np.int64)
         if self.n_new:
             new_keys = keys[:, self.new_columns]

@@ -117,3 +117,42 @@ def check_date_formats(formats: list[str]) -> None:
         if not codes & {"Y", "y"} or not codes & {"m", "b", "B", "j"}:
             raise ValueError(f"{fmt!r} has no year (%Y, %y) or no month (%m, %b) directive; a format "
                              'containing a comma must be given as a JSON list, e.g. ["%d %b, %Y"]')
+
+
+def json_object(text: str, what: str = "value") -> dict[str, Any]:
+    """A hyperparameter holding a JSON object ("" = {}); ValueError naming what is wrong."""
+    if not str(text).strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not JSON ({exc}); write a JSON object") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"a JSON object of {what} is needed, not {type(value).__name__}")
+    return value
+
+
+def check_catalog_types(text: str) -> None:
+    kinds = ("string", "list", "number", "bool", "date")
+    for name, kind in json_object(text, "attribute: kind").items():
+        if kind not in kinds:
+            raise ValueError(f"{name!r}: kind {kind!r} is not one of {', '.join(kinds)}")
+
+
+def check_filters(text: str) -> None:
+    from .filters.parse import FilterError, parse
+
+    for name, expression in json_object(text, "name: filter expression").items():
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", str(name)):
+            raise ValueError(f"filter name {name!r}: letters, digits, _ . - (at most 64)")
+        try:
+            parse(expression)
+        except FilterError as exc:
+            raise ValueError(f"filter {name!r}: {exc}") from None
+
+
+def check_filter_values(text: str) -> None:
+    for name, value in json_object(text, "$name: value").items():
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, (str, int, float, bool)) for v in items):
+            raise ValueError(f"{name!r}: text, a number, true/false or a list of them")

@@ -6,6 +6,7 @@ import json
 
 from flask import Blueprint, Response, current_app, g, request, stream_with_context
 
+from ..core.filters import FilterError
 from ..core.rules import Request
 from . import codecs
 
@@ -49,6 +50,7 @@ def invocations(name: str | None = None) -> Response:
         raise codecs.HttpError(503, holder.reason)
     limits = codecs.Limits.for_batch() if settings.batch else codecs.Limits()
     records = codecs.decode(request.get_data(cache=False), kind, limits, request.mimetype_params.get("charset"))
+    records = _checked(rec, records, kind)
     limits.check_results(records, rec.default_k)
     codecs.check(records, out)
     g.customers = len(records)
@@ -59,6 +61,22 @@ def invocations(name: str | None = None) -> Response:
     # Large batches: score and encode chunk by chunk, so memory stays bounded by the chunk size.
     body = codecs.stream((_results(rec, c) for c in chunks), out, rec.version)
     return Response(stream_with_context(body), mimetype=out, headers=headers)
+
+
+def _checked(rec, records: list, kind: str) -> list:
+    """What only the model can check (filters against its catalogue, fields): a 400 for a JSON
+    document, an error record in place for a line of JSON Lines / CSV."""
+    out = []
+    for n, r in enumerate(records, 1):
+        if isinstance(r, Request) and (r.filters is not None or r.promotion is not None or r.fields):
+            try:
+                rec.check(r)
+            except FilterError as exc:
+                if kind == codecs.JSON:
+                    raise codecs.HttpError(400, str(exc)) from None
+                r = codecs.RecordError(f"line {n}: {exc}")
+        out.append(r)
+    return out
 
 
 def _chunks(records: list, default_k: int, budget: int = CHUNK_RESULTS):

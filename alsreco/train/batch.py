@@ -26,7 +26,8 @@ EOL = "\r\n"  # csv.writer's line end
 
 
 def write_recommendations(model: Model, path: Path, cells: int = BLOCK_CELLS, threads: int = 1) -> int:
-    """Top `reco_item` for every customer with the model's default rules; returns rows written.
+    """Top `reco_item` for every customer with the model's default rules and `batch_filter`; returns
+    rows written.
 
     Customers are scored at most `group_size` (and `cells` // products) at a time so memory
     stays bounded, each block's top-k on `threads` threads; the file is written under a
@@ -34,7 +35,8 @@ def write_recommendations(model: Model, path: Path, cells: int = BLOCK_CELLS, th
     """
     hp = model.metadata.get("hyperparameters", {})
     n, group = int(hp.get("reco_item", 10)), int(hp.get("group_size", 10000))
-    ranker = Recommender(model).ranker(n, cells=cells, max_rows=group, threads=threads)
+    rec = Recommender(model)
+    ranker = rec.ranker(n, rec.batch_rules(), cells=cells, max_rows=group, threads=threads)
     writer = BlockWriter(model.customer_ids, model.product_ids)
     ranked = (ranker.rank(chunk) for chunk in ranker.blocks(np.arange(len(model.customer_ids))))
     return write_csv_blocks(path, HEADER, ((writer.lines(r), len(r)) for r in ranked))

@@ -70,7 +70,9 @@ def write_recommendations(spark, model: Model, path: Path, cells: int = BLOCK_CE
     started = time.monotonic()
     hp = model.metadata.get("hyperparameters", {})
     rec = Recommender(model)
-    plan = rec.plan(rec.default_rules)
+    plan = rec.plan(rec.batch_rules())  # a batch_filter's part on product attributes is in plan.blocked
+    if plan.dynamic:
+        raise ValueError("a batch_filter on Purchases.* is scored on the leader (batch.write_recommendations)")
     shared = Shared(np.asarray(model.item_factors, dtype=np.float32), np.asarray(model.product_ids),
                     int(hp.get("reco_item", 10)), plan.blocked, plan.forced, plan.new, plan.include_new,
                     plan.exclude_purchased, cells, int(hp.get("group_size", 10000)), rec.bias(None))

@@ -26,11 +26,12 @@ from ..core.errors import (
 from ..core.logs import configure_logging
 from ..core.paths import Paths
 from ..core.settings import Settings
-from . import als, batch, batch_spark, evaluate, prepare, similar, weighting
+from . import als, batch, batch_spark, catalog_build, evaluate, prepare, similar, weighting
 from .cluster.config import load_resource_config
 from .cluster.describe import describe as describe_cluster
 from .cluster.roles import run_role
 from .inputs import channels
+from .inputs import event_files as event_channel
 from .inputs.spark_files import spool_pipes
 from .ratings import half_life
 from .sigterm import StopOnSigterm
@@ -70,10 +71,11 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     prepared: prepare.Prepared | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="alsreco-input-", dir=settings.tmpdir) as tmp:
+            event_files = event_channel.discover(paths)  # shopper events beside the sales (docs/live.md)
             if hp["input_uri"]:  # read by Spark in place (s3a://, hdfs://, file://): Spark starts first
                 check_input_uri(hp["input_uri"], settings)
                 session = spark_mod.start(paths, settings) if own else session
-                prepared = prepare.spark_path(session, hp, uri=hp["input_uri"])
+                prepared = prepare.spark_path(session, hp, uri=hp["input_uri"], event_files=event_files)
                 source = {"channel": hp["input_uri"], "input_mode": "uri"}
             else:
                 channel = channels.discover(paths)
@@ -82,11 +84,14 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                 if prepare.use_spark(files, settings, own_cluster):
                     session = spark_mod.start(paths, settings) if own else session
                     prepared = prepare.spark_path(session, hp, files, stage=Path(tmp),
-                                                  local=prepare.is_local(settings))
+                                                  local=prepare.is_local(settings), event_files=event_files)
                 else:
-                    prepared = prepare.pandas_path(files, hp)
+                    prepared = prepare.pandas_path(files, hp, event_files)
             source["data_path"] = prepared.path
             r, cat, as_of = prepared.ratings, prepared.catalogue, prepared.as_of
+            built = catalog_build.build(r.product_ids, cat.product_names, cat.product_first_seen,
+                                        prepared.attributes or {}, channels.auxiliary_files(paths, "catalog"), hp)
+            batch_reads_purchases = catalog_build.check_filters(built, hp)
             log.info("%d customers, %d products, %d ratings; as of %s: %d new products, %d new customers",
                      r.shape[0], r.shape[1], len(r.rating), as_of.date(), len(cat.new_products),
                      len(cat.new_customers))
@@ -101,6 +106,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
             r = weighting.weigh(r, fitted)  # the model's purchases hold the ratings ALS was fitted on
             frame = weighting.frame(session, r, base_frame, fitted)
             users, items = als.fit(session, r, fitted, frame)
+            items, placed = catalog_build.extend_factors(built, items, hp)
             if frame is not None and frame is not prepared.frame:
                 frame.unpersist()
             prepared.release()
@@ -109,7 +115,7 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
     except BaseException as exc:
         _failed(exc, session, own, prepared)
     # the job's own cluster scores on its executors (they run this image); elsewhere the leader does
-    on_executors = own_cluster and not prepare.is_local(settings)
+    on_executors = own_cluster and not prepare.is_local(settings) and not batch_reads_purchases
     if own and not on_executors:
         spark_mod.stop(session)
     metadata = {
@@ -122,17 +128,18 @@ def run(paths: Paths, settings: Settings | None = None, session: Any = None, job
                 "weighting": fitted["weighting"], "bm25_k1": fitted["bm25_k1"], "bm25_b": fitted["bm25_b"],
                 "recency_half_life_days": fitted["recency_half_life_days"]},
         "retention_date": str(as_of.date()),
-        "data": {**prepared.report.as_dict(), **source,
+        "data": {**prepared.report.as_dict(), **source, **({"events": prepared.events} if prepared.events else {}),
                  "customers": r.shape[0], "products": r.shape[1], "ratings": int(len(r.rating)),
                  "first_date": prepared.first_date, "last_date": prepared.last_date,
                  "new_products": int(len(cat.new_products)), "new_customers": int(len(cat.new_customers))},
+        "catalog": {**built.report, "placement": placed},
         "metrics": evaluation,
         **({"tuning": tuning.as_dict(f"ndcg_at_{hp['eval_k']}")} if tuning is not None else {}),
         "recency": outcome.recency, "blend": outcome.blend, "trends": cat.trends.summary(hp, as_of),
         "versions": versions,
         "cluster": cluster_info,
     }
-    model = als.assemble(r, cat, users, items, metadata)
+    model = catalog_build.attach(als.assemble(r, cat, users, items[:built.n_sold], metadata), built, items, as_of)
     cores = cpu_count()  # each block's top-k on every core (the block's matrix product already is)
     reco_path = paths.output_data_dir / "recommendations.csv"
     if on_executors:

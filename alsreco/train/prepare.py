@@ -20,8 +20,9 @@ from typing import Any, Callable
 import pandas as pd
 
 from ..core.settings import Settings
+from . import derived, spark_ratings, spark_trends, splits
 from . import ratings as ratings_mod
-from . import spark_ratings, spark_trends, splits
+from .inputs import events as events_mod
 from .inputs import read, spark_read
 from .inputs.read import LoadReport
 from .ratings import Catalogue, Ratings
@@ -48,6 +49,8 @@ class Prepared:
     reweigh: Callable[[float], tuple[Ratings, Any]] = lambda days: (None, None)  # type: ignore[assignment]
     # customers with a purchase before a day and one on or after it (the time window's returning customers)
     returning: Callable[[pd.Timestamp], int] = lambda start: 0
+    attributes: dict[str, Any] | None = None  # what the lines say of each product (train/derived.py)
+    events: dict[str, Any] | None = None  # the events channel's report (inputs/events.py), when there is one
 
     @property
     def path(self) -> str:
@@ -86,8 +89,10 @@ def use_spark(files: list[Path], settings: Settings, own_cluster: bool, threshol
     return sum(Path(f).stat().st_size for f in files) > (pandas_limit(settings) if threshold is None else threshold)
 
 
-def pandas_path(files: list[Path], hp: dict[str, Any]) -> Prepared:
+def pandas_path(files: list[Path], hp: dict[str, Any], event_files: list[Path] | None = None) -> Prepared:
     df, report = read.load(files, hp)
+    events = event_lines(event_files, hp)
+    df = events_mod.join(df, events[0]) if events else df
     as_of = ratings_mod.as_of_date(df, hp)
     r = ratings_mod.build(df, hp, as_of)
     cat = ratings_mod.catalogue(df, r, hp, as_of)
@@ -103,16 +108,28 @@ def pandas_path(files: list[Path], hp: dict[str, Any]) -> Prepared:
     return Prepared(report, as_of, r, cat, str(df["date"].min()), str(df["date"].max()),
                     split=lambda protocol, start: splits.pandas_split(df, hp, as_of, protocol, start),
                     reweigh=lambda days: (ratings_mod.build(df, splits.half_life_hp(hp, days), as_of), None),
-                    returning=returning)
+                    returning=returning,
+                    attributes=derived.from_lines(df, r.product_ids),
+                    events=events[1].as_dict() if events else None)
+
+
+def event_lines(event_files: list[Path] | None, hp: dict[str, Any]):
+    """(purchase lines, report) of the events channel (inputs/events.py); None without one."""
+    if not event_files:
+        return None
+    return events_mod.load(event_files, hp)
 
 
 def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: str = "",
-               stage: Path | None = None, local: bool = True) -> Prepared:
+               stage: Path | None = None, local: bool = True, event_files: list[Path] | None = None) -> Prepared:
     """The Spark data path over local `files` (staged under `stage` on a local master) or `uri`."""
     if uri:
         frame, report = spark_read.load_uri(spark, uri, hp)
     else:
         frame, report = spark_read.load(spark, files, hp, stage=stage, local=local)
+    events = event_lines(event_files, hp)  # read on the driver: one line per (shopper, product) point of weight
+    if events and len(events[0]):
+        frame = events_mod.spark_join(spark, frame, events[0])
     first, last = spark_ratings.date_range(frame)
     as_of = spark_ratings.as_of_date(frame, hp, last)
     sr = spark_ratings.build(frame, hp, as_of)
@@ -160,4 +177,5 @@ def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: 
         spark_read.release(spark)
 
     return Prepared(report, as_of, sr.ratings, cat, str(first), str(last), split, sr.frame, release, reweigh,
-                    returning)
+                    returning, attributes=derived.from_spark(frame, sr.products, sr.ratings.shape[1]),
+                    events=events[1].as_dict() if events else None)

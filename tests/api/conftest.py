@@ -166,3 +166,40 @@ def serve_url(trained_model_dir, tmp_path_factory):
 
     with running_serve(trained_model_dir, tmp_path_factory.mktemp("storefront_serve")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory):
+    """One `moto_server` (a real process on 127.0.0.1) for the session's events tests."""
+    import os
+
+    from api.local_cognito import moto_server
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")          # boto3 signs; moto does not check
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
+
+
+@pytest.fixture
+def events_path(moto_url):
+    """A fresh events path in moto (table, Firehose stream into a bucket, signing secret): api/local_events.py."""
+    import uuid
+
+    from api.local_events import provision_events
+
+    return provision_events(moto_url, name=f"t{uuid.uuid4().hex[:12]}")
+
+
+def events_api(local, client, **overrides):
+    """(Api, the EMF lines' stream): the handler as the Lambda builds it (api.handler.build: its
+    signing key read from moto's Secrets Manager, real DynamoDB and Firehose clients on moto) with
+    the sagemaker-runtime `client` given (stubbed)."""
+    from api.handler import build
+    from api.metrics import LineWriter, Metrics
+    from api.settings import Settings
+
+    out = io.StringIO()
+    settings = Settings(**{"endpoint_name": "reco", "allowed_origins": (ORIGIN,), "max_attempts": 1,
+                           "token_issuer": ISSUER, "token_audiences": (CLIENT_ID,), **local.settings(), **overrides})
+    return build(settings, Metrics(settings.metrics_namespace, LineWriter(out)), client), out

@@ -44,7 +44,7 @@ def test_a_good_token_gives_its_claims():
     (sign(id_claims(ISSUER, "someone-else"), KEY, "k1"), "wrong audience"),
     (sign(id_claims("https://evil.example.com/", AUD), KEY, "k1"), "wrong issuer"),
     (sign({k: v for k, v in id_claims(ISSUER, AUD).items() if k != "exp"}, KEY, "k1"), "no expiry"),
-    (sign(id_claims(ISSUER, AUD, nbf=time.time() + 600), KEY, "k1"), "not valid yet"),
+    (sign(id_claims(ISSUER, AUD, ttl=30 * 86400, nbf=time.time() + 10 * 86400), KEY, "k1"), "not valid yet"),
     (sign(id_claims(ISSUER, AUD), KEY, "k1", header={"crit": ["exp"]}), "critical"),
     ("abc.def", "three dot-separated parts"),
     ("a.b.c.d", "three dot-separated parts"),

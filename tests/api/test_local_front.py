@@ -72,13 +72,13 @@ def test_page_server_serves_web_with_overrides_and_nothing_outside():
 
 
 def test_the_page_loads_nothing_from_other_hosts_and_runs_no_inline_script():
-    for name in ("index.html", "app.js", "auth.js", "style.css"):
+    for name in ("index.html", "app.js", "auth.js", "events.js", "style.css"):
         text = (REPO / "web" / name).read_text()
         assert "//cdn" not in text and "https://" not in text and "@import" not in text, name
         assert "eval(" not in text and "new Function" not in text and "innerHTML" not in text, name
     html = (REPO / "web" / "index.html").read_text()
     assert re.findall(r"<script[^>]*>", html) == ['<script src="config.js">', '<script src="auth.js" defer>',
-                                                  '<script src="app.js" defer>']
+                                                  '<script src="events.js" defer>', '<script src="app.js" defer>']
     assert not re.search(r"<[^>]*\son[a-z]+\s*=", html)            # no onclick=... handlers
     assert "style=" not in html
 

@@ -164,3 +164,114 @@ def test_gateway_claim_formats_round_trip():
     assert stringified == {"exp": gateway_time(now), "cognito:groups": "staff,admins", "email_verified": "true",
                            "auth_time": str(now)}
     assert groups_of(stringified["cognito:groups"]) == {"staff", "admins"}
+
+
+# ------------------------------------------------------------------ the visit's events (issue 26)
+# The handler with real boto3 clients on moto (DynamoDB, Firehose, Secrets Manager; tests/api/conftest.py)
+# and the stubbed endpoint: whose events are read is decided by the request's own credentials only.
+
+def call_api(api, event):
+    result = api(event, Context())
+    return result["statusCode"], result["headers"], json.loads(result["body"]) if result["body"] else None
+
+
+@pytest.fixture
+def live(stubbed, events_path):
+    from tests.api.conftest import events_api
+
+    client, stubber = stubbed
+    api, _ = events_api(events_path, client)
+    return api, stubber, events_path
+
+
+def _visit(api, events, session=None, path="/events", authorizer=None):
+    body = {"events": events, **({"session_id": session} if session is not None else {})}
+    return call_api(api, proxy_event(body, path=path, authorizer=authorizer))
+
+
+def test_a_session_id_only_ever_shapes_the_request_that_carries_it(live):
+    api, stubber, _ = live
+    a = _visit(api, [{"type": "add_to_cart", "product_id": "A1"}])[2]["session_id"]
+    b = _visit(api, [{"type": "view", "product_id": "B1"}])[2]["session_id"]
+    for body, sent in (({}, {"items": []}), ({"session_id": b}, {"items": ["B1"]}),
+                       ({"session_id": a}, {"items": ["A1"]})):
+        expect(stubber, sent)
+        assert call_api(api, proxy_event(body))[0] == 200
+    expect(stubber, {"customer_id": "17850"})                  # a signed-in shopper: their own events only
+    assert call_api(api, proxy_event({}, path=ME, authorizer={"claims": claims("17850")}))[0] == 200
+    stubber.assert_no_pending_responses()
+
+
+def _forgeries(api, token: str) -> dict[str, object]:
+    from api.signing import Signer
+
+    sid, issued, sig = token.split(".")
+    other = Signer(b"another deployment's key, 32 bytes+").new_session(float(issued))
+    return {
+        "a bare uuid": sid, "another key": other,
+        "edited uuid": f"{sid[:-1]}{'0' if sid[-1] != '0' else '1'}.{issued}.{sig}",
+        "another id's signature": f"{sid}.{issued}.{other.split('.')[2]}",
+        "edited issue time": f"{sid}.{int(issued) + 1}.{sig}", "truncated": token[:-3], "upper case": token.upper(),
+        "trailing text": token + "x", "signed for the future": api.live.signer.new_session(float(issued) + 3600),
+        "a number": 12345, "a list": [token], "an object": {"id": token}, "too long": token + "a" * 10,
+    }
+
+
+def test_forged_session_ids_are_refused_and_read_or_write_nothing(live):
+    api, stubber, path = live
+    token = _visit(api, [{"type": "view", "product_id": "A1"}])[2]["session_id"]
+    stored = path.client("dynamodb").scan(TableName=path.table)["Items"]
+    for what, forged in _forgeries(api, token).items():
+        status, _, out = call_api(api, proxy_event({"session_id": forged}))
+        assert status == 400 and out["error"].startswith("session_id:"), (what, out)
+        status, _, out = _visit(api, [{"type": "view", "product_id": "X"}], forged)
+        assert status == 400 and out["error"].startswith("session_id:"), (what, out)
+    assert path.client("dynamodb").scan(TableName=path.table)["Items"] == stored        # nothing written
+    stubber.assert_no_pending_responses()                                              # nothing asked
+
+
+def test_event_ids_are_de_duplicated_per_shopper_so_they_reveal_nothing_across_visits(live):
+    api, _, _ = live
+    first = _visit(api, [{"type": "view", "product_id": "A1", "event_id": "known-id"}])[2]
+    again = _visit(api, [{"type": "view", "product_id": "A1", "event_id": "known-id"}], first["session_id"])[2]
+    other = _visit(api, [{"type": "view", "product_id": "A1", "event_id": "known-id"}])[2]
+    assert (again["accepted"], again["duplicates"]) == (0, 1)                 # the same visit: a repeat
+    assert (other["accepted"], other["duplicates"]) == (1, 0)                 # another visit: no oracle
+    for out in (first, again, other):
+        assert set(out) == {"request_id", "accepted", "duplicates", "session_id"}
+    signed_in = _visit(api, [{"type": "view", "product_id": "A1", "event_id": "known-id"}], path="/me/events",
+                       authorizer={"claims": claims("17850")})[2]
+    assert set(signed_in) == {"request_id", "accepted", "duplicates"} and signed_in["accepted"] == 1
+
+
+@pytest.mark.parametrize("path, auth", [("/events", None), ("/me/events", {"claims": claims("17850")})])
+def test_an_events_body_never_names_a_shopper(live, path, auth):
+    api, _, store = live
+    for field in schema.identity_fields():
+        status, _, out = call_api(api, proxy_event({"events": [{"type": "view", "product_id": "A"}], field: "12346"},
+                                                   path=path, authorizer=auth))
+        assert status == 400 and out["error"].startswith(f"{field}: a request never names a shopper"), out
+    status, _, out = call_api(api, proxy_event({"events": [{"type": "view", "product_id": "A"}], "session_id": "s"},
+                                               path="/me/events", authorizer={"claims": claims("17850")}))
+    assert status == 400 and out["error"].startswith("session_id: a signed-in shopper's events")
+    assert store.client("dynamodb").scan(TableName=store.table)["Count"] == 0
+
+
+def test_signed_in_routes_take_no_session_id(live):
+    api, stubber, _ = live
+    token = _visit(api, [{"type": "view", "product_id": "A1"}])[2]["session_id"]
+    status, _, out = call_api(api, proxy_event({"session_id": token}, path=ME, authorizer={"claims": claims("17850")}))
+    assert status == 400 and out["error"].startswith("session_id: a signed-in shopper's visit is kept")
+    assert call_api(api, proxy_event({"events": [{"type": "view", "product_id": "A"}]}, path="/me/events"))[0] == 401
+    stubber.assert_no_pending_responses()
+
+
+def test_a_recommendation_id_names_a_model_version_only_as_issued(live):
+    api, stubber, path = live
+    expect(stubber, {"items": []})
+    rec = call_api(api, proxy_event({}))[2]["recommendation_id"]
+    rid, version, sig = rec.split(".")
+    for forged in (f"{rid}.{version[:-1]}A.{sig}", f"{rid}x.{version}.{sig}", f"{rid}.{version}", "r"):
+        status, _, out = _visit(api, [{"type": "view", "product_id": "A", "recommendation_id": forged}])
+        assert status == 400 and out["error"].startswith("events[0].recommendation_id: not a recommendation_id"), out
+    assert _visit(api, [{"type": "view", "product_id": "A", "recommendation_id": rec}])[0] == 200

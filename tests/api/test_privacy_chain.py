@@ -1,6 +1,7 @@
-"""The attacks of issue 22 through `make web`'s whole local chain, over HTTP: the API front verifying
-real RS256 ID tokens of a moto Cognito user pool (as API Gateway's authorizer does) -> the real
-handler -> real boto3 -> the real `serve` on the model trained from the bundled sample."""
+"""The attacks of issues 22 and 26 through `make web`'s whole local chain, over HTTP: the API front
+verifying real RS256 ID tokens of a moto Cognito user pool (as API Gateway's authorizer does) -> the
+real handler (its events in moto's DynamoDB and Firehose) -> real boto3 -> the real `serve` on the
+model trained from the bundled sample."""
 from __future__ import annotations
 
 import time
@@ -104,7 +105,7 @@ def test_forged_or_stale_tokens_get_the_gateways_401(shop, accounts, forge):
         "garbage": lambda: "Bearer not-a-jwt",
         "none": lambda: None,
     }[forge]()
-    for path in ("/me/recommendations", "/staff/recommendations"):
+    for path in ("/me/recommendations", "/staff/recommendations", "/me/events"):
         resp = post(shop, path, {"k": 3}, token)
         assert resp.status_code == 401, resp.text
         assert resp.json()["error"] == SIGN_IN and resp.json()["status"] == 401
@@ -146,3 +147,42 @@ def test_the_page_is_served_with_its_policy(shop):
     connect = next(p for p in policy.split("; ") if p.startswith("connect-src"))
     assert connect.split()[1:] == ["'self'", shop.api_url, shop.pool.endpoint]
     assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def direct_items(serve_url, items, k=10):
+    resp = requests.post(serve_url + "/invocations", json={"items": items, "k": k}, timeout=30)
+    return [r["product_id"] for r in resp.json()["predictions"][0]["recommendations"]]
+
+
+def test_one_visitors_events_shape_only_their_own_lists(shop, serve_url):
+    kinds = {}
+    for word in ("LANTERN", "MUG"):
+        kinds[word] = [p["id"] for p in shop.catalogue["products"] if word in p["name"]][:2]
+    sessions = {}
+    for word, ids in kinds.items():
+        resp = post(shop, "/events", {"events": [{"type": "view", "product_id": pid} for pid in ids]})
+        assert resp.status_code == 200 and resp.headers["X-Alsreco-Visit"] == "stored", resp.text
+        sessions[word] = resp.json()["session_id"]
+    for word, ids in kinds.items():
+        resp = post(shop, "/recommendations", {"k": 10, "session_id": sessions[word]})
+        assert products(resp) == direct_items(serve_url, ids) and resp.headers["X-Alsreco-Visit"] == "applied"
+    assert products(post(shop, "/recommendations", {"k": 10})) == direct_items(serve_url, [])   # nobody's visit
+    _, issued, sig = sessions["MUG"].split(".")
+    lantern_visit = sessions["LANTERN"].split(".")[0]
+    forged = post(shop, "/recommendations", {"k": 10, "session_id": f"{lantern_visit}.{issued}.{sig}"})
+    assert forged.status_code == 400 and forged.json()["error"].startswith("session_id: not a session id")
+
+
+def test_a_signed_in_shoppers_events_stay_theirs(shop, accounts, serve_url):
+    a, b = accounts["a"], accounts["b"]
+    lanterns = [p["id"] for p in shop.catalogue["products"] if "LANTERN" in p["name"]][:3]
+    resp = post(shop, "/me/events", {"events": [{"type": "add_to_cart", "product_id": pid} for pid in lanterns]},
+                shop.pool.id_token(a.username))
+    assert resp.status_code == 200 and set(resp.json()) == {"request_id", "accepted", "duplicates"}, resp.text
+    theirs = products(post(shop, "/me/recommendations", {"k": 10}, shop.pool.id_token(b.username)))
+    assert theirs == direct(serve_url, b.customer_id)                     # b's list knows nothing of a's visit
+    mine = post(shop, "/me/recommendations", {"k": 10}, shop.pool.id_token(a.username))
+    body = {"customer_id": a.customer_id, "items": lanterns, "k": 10}
+    expected = requests.post(serve_url + "/invocations", json=body, timeout=30).json()["predictions"][0]
+    assert products(mine) == [r["product_id"] for r in expected["recommendations"]]
+    assert mine.headers["X-Alsreco-Visit"] == "applied"

@@ -13,7 +13,8 @@ def synthesized(tmp_path_factory):
 
     out = {}
     for name, context in (("default", {}),
-                          ("api_key", {"api_key": "true", "throttle_rate": 5, "throttle_burst": 8, "waf": "false"}),
+                          ("api_key", {"api_key": "true", "throttle_rate": 5, "throttle_burst": 8, "waf": "false",
+                                       "events": "false", "retrain": "false"}),
                           ("oidc", {"oidc_issuer": "https://login.shop.example/", "oidc_audience": "storefront",
                                     "customer_claim": "crm_id", "groups_claim": "groups", "waf_rate_limit": 200})):
         outdir = tmp_path_factory.mktemp(f"cdk_{name}")

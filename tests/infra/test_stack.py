@@ -59,8 +59,9 @@ def methods(template) -> dict[tuple[str, str], dict]:
             for m in resources(template, "AWS::ApiGateway::Method").values()}
 
 
-ROUTES = ("/recommendations", "/me/recommendations", "/staff/recommendations")
-SIGNED_IN = ("/me/recommendations", "/staff/recommendations")
+ROUTES = ("/recommendations", "/me/recommendations", "/staff/recommendations", "/events", "/me/events")
+SIGNED_IN = ("/me/recommendations", "/staff/recommendations", "/me/events")
+WITHOUT_EVENTS = ROUTES[:3]                       # -c events=false (the api_key variant)
 
 
 def test_the_lambda_may_only_invoke_its_own_endpoint(template):
@@ -69,12 +70,20 @@ def test_the_lambda_may_only_invoke_its_own_endpoint(template):
     policies = [p for p in resources(template, "AWS::IAM::Policy").values()
                 if {"Ref": role} in p["Properties"]["Roles"]]
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    assert statements == [{"Action": "sagemaker:InvokeEndpoint", "Effect": "Allow", "Resource": ENDPOINT_ARN}]
+    table, stream = next(iter(resources(template, "AWS::DynamoDB::Table"))), \
+        next(iter(resources(template, "AWS::KinesisFirehose::DeliveryStream")))
+    secret = next(iter(resources(template, "AWS::SecretsManager::Secret")))
+    assert statements == [     # the endpoint; and (issue 26) its events table's items, stream and signing key
+        {"Action": "sagemaker:InvokeEndpoint", "Effect": "Allow", "Resource": ENDPOINT_ARN},
+        {"Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"], "Effect": "Allow",
+         "Resource": {"Fn::GetAtt": [table, "Arn"]}},
+        {"Action": "firehose:PutRecordBatch", "Effect": "Allow", "Resource": {"Fn::GetAtt": [stream, "Arn"]}},
+        {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": {"Ref": secret}}]
     managed = resources(template, "AWS::IAM::Role")[role]["Properties"]["ManagedPolicyArns"]
     assert len(managed) == 1 and "AWSLambdaBasicExecutionRole" in json.dumps(managed)
     invokers = [s for p in resources(template, "AWS::IAM::Policy").values()
-                for s in p["Properties"]["PolicyDocument"]["Statement"] if "sagemaker:" in json.dumps(s["Action"])]
-    assert invokers == statements                      # nobody else in the stack may call the endpoint
+                for s in p["Properties"]["PolicyDocument"]["Statement"] if "InvokeEndpoint" in json.dumps(s["Action"])]
+    assert invokers == statements[:1]                  # nobody else in the stack may call the endpoint
 
 
 def test_the_endpoint_role_reads_only_its_model_and_image(template):
@@ -123,17 +132,23 @@ def test_stage_throttling_is_on_by_default(template):
     assert not resources(template, "AWS::ApiGateway::UsagePlan")
 
 
-def test_every_post_is_validated_against_the_one_schema_and_options_is_answered_by_the_lambda(template):
+def test_every_post_is_validated_against_its_schema_and_options_is_answered_by_the_lambda(template):
     found = methods(template)
     assert set(found) == {(path, verb) for path in ROUTES for verb in ("POST", "OPTIONS")}
+    models = {m["Properties"]["Name"] if "Name" in m["Properties"] else lid: lid
+              for lid, m in resources(template, "AWS::ApiGateway::Model").items()}
+    body = next(lid for lid in models.values() if lid.startswith("StorefrontApiRequestBody"))
+    events = next(lid for lid in models.values() if lid.startswith("StorefrontApiEventsBody"))
     for path in ROUTES:
         post, options = found[(path, "POST")], found[(path, "OPTIONS")]
         assert post["Integration"]["Type"] == "AWS_PROXY" and options["Integration"]["Type"] == "AWS_PROXY"
         assert post["ApiKeyRequired"] is False and "RequestValidatorId" in post
-        assert set(post["RequestModels"]) == {"application/json"}
+        assert post["RequestModels"] == {"application/json": {"Ref": events if path.endswith("events") else body}}
     template.has_resource_properties("AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True})
-    model = next(iter(resources(template, "AWS::ApiGateway::Model").values()))["Properties"]["Schema"]
+    model = resources(template, "AWS::ApiGateway::Model")[body]["Properties"]["Schema"]
     assert model == gateway_model(100, 100)            # generated from api/request.schema.json
+    assert resources(template, "AWS::ApiGateway::Model")[events]["Properties"]["Schema"] == \
+        gateway_model(max_events=25, name="events")   # ... and api/events.schema.json
     assert model["additionalProperties"] is False
     assert {"customer_id", "customer_ids", "user_id"} <= set(model["properties"])   # the Lambda names them
 
@@ -225,6 +240,7 @@ def test_oidc_context_signs_in_with_the_retailers_issuer(oidc):
 
 
 def test_api_key_context_turns_on_a_key_and_usage_plan(keyed):
+    assert {path for path, _ in methods(keyed)} == set(WITHOUT_EVENTS)          # -c events=false: no events routes
     for (path, verb), method in methods(keyed).items():
         if verb == "POST":
             assert method["ApiKeyRequired"] is True, path

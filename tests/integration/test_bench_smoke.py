@@ -1,6 +1,6 @@
 """Smoke run of every benchmark (tiny sizes) so `make bench` cannot rot.
 
-The three benchmark modules run with `--smoke` at the same time (each is a subprocess that
+The benchmark modules run with `--smoke` at the same time (each is a subprocess that
 itself starts the real `train` / `serve`), into a temporary results directory; then the report
 is generated from their JSON. Checked: the expected keys and sane numbers, not performance.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = ("quality", "train_speed", "serve_load")
+MODULES = ("quality", "train_speed", "serve_load", "events_live")
 DEADLINE = 480  # a hang guard for the three smoke runs together (each starts Spark more than once)
 
 
@@ -121,10 +121,23 @@ def test_serve_load_smoke(smoke_results):
     assert all(r["one_customer_ms"]["median"] > 0 and r["batch_1000_ms"]["median"] > 0 for r in doc["in_process"])
 
 
+def test_events_live_smoke(smoke_results):
+    doc = _doc(smoke_results, "events_live")
+    assert [r["concurrency"] for r in doc["events_route"]] == [1, 4]
+    for run in doc["events_route"]:
+        assert run["non_2xx"] == 0 and run["requests"] > 0
+        assert 0 < run["p50_ms"]["value"] <= run["p99_ms"]["value"]
+        assert run["p50_ms"]["ci95"][0] <= run["p50_ms"]["value"] <= run["p50_ms"]["ci95"][1]
+    fresh = doc["freshness"]
+    assert fresh["reflected_by_next_request"] == fresh["trials"] == 20          # every very next list moved
+    assert 0 < fresh["lower_bound_95"] < 1
+
+
 def test_report_smoke(smoke_results):
     text = (smoke_results / "RESULTS.md").read_text()
     for heading in ("## Goals", "## Machine", "## 1. Quality", "## 2. Training speed", "## 3. Serving under load",
-                    "### Memory with N workers", "### In-process scoring", "### /ping under mixed load"):
+                    "### Memory with N workers", "### In-process scoring", "### /ping under mixed load",
+                    "## 4. Live events", "### Freshness"):
         assert heading in text
     for png in ("quality_ndcg.png", "train_speed.png", "serve_load.png"):
         assert (smoke_results / "plots" / png).stat().st_size > 1000

@@ -33,6 +33,13 @@ plausible = {
     "exclude_popular": st.integers(-1, 30), "include_new": st.integers(-1, 10), "exclude_items": id_list,
     "include_items": id_list, "candidates": id_list, "trending": st.booleans(),
     "blend": st.floats(-1, 11) | st.integers(-1, 11),
+    "filter": st.sampled_from(["EXCLUDE ItemID WHERE ItemID IN ($x)", "INCLUDE ItemID WHERE Items.a = 1", "x",
+                               "EXCLUDE ItemID WHERE ItemID IN Purchases.ItemID"]) | any_text,
+    "filter_values": st.dictionaries(st.sampled_from(["x", "y"]), id_list | some_id, max_size=2),
+    "promotion": st.fixed_dictionaries({"filter": st.just("INCLUDE ItemID WHERE ItemID IN ('85123A')")},
+                                       optional={"share": st.floats(-1, 2)}),
+    "exploration_weight": st.floats(-1, 2), "exploration_item_age_days": st.integers(-1, 400),
+    "seed": st.integers(-1, 10**6), "fields": st.lists(st.sampled_from(["name", "price"]) | any_text, max_size=3),
 }
 plausible["item_id"] = st.sampled_from(PRODUCTS) | some_id  # similar products
 field_value = {name: plausible[name] | json_value for name in OBJECT_FIELDS}

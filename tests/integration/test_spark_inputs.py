@@ -350,3 +350,18 @@ def test_train_on_data_larger_than_pandas_would_hold_keeps_the_driver_small(opt_
     peak_mb, size_mb = peak / 1024, size / 2**20
     print(f"driver python peak RSS {peak_mb:.0f} MiB for {size_mb:.0f} MiB of CSV")
     assert 0 < peak_mb < DRIVER_PEAK_MIB, f"driver peak RSS {peak_mb:.0f} MiB for {size_mb:.0f} MiB of CSV"
+
+
+def test_what_the_lines_say_of_each_product_is_the_same_on_both_paths(sample_loaded):
+    """unit_price (the lower median of positive prices: Spark's percentile_approx is exact at this size)
+    and the countries, most lines first (train/derived.py)."""
+    from alsreco.train import derived
+
+    df, _, frame, _ = sample_loaded
+    hp = h.defaults()
+    sr = spark_ratings.build(frame, hp, ratings.as_of_date(df, hp))
+    want = derived.from_lines(df, sr.ratings.product_ids)
+    got = derived.from_spark(frame, sr.products, sr.ratings.shape[1])
+    assert got["countries"] == want["countries"]
+    assert got["unit_price"] == want["unit_price"] and sum(p is not None for p in want["unit_price"]) > 1500
+    sr.unpersist()

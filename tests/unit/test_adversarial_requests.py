@@ -301,9 +301,66 @@ CSV_AND_JSONL = [
         lambda t: json.loads(t.split("\n")[2])["error"].startswith("line 3: k must be"))),
 ]
 
+def _f(flt, **more) -> str:
+    return json.dumps({"customer_id": "17850", "k": 3, "filter": flt, **more})
+
+
+def _recs(n: int) -> Callable[[str], None]:
+    return holds(lambda t: len(json.loads(t)["predictions"][0]["recommendations"]) == n)
+
+
+# filter strings and the other catalogue fields: the synthetic model has no catalogue (only ItemID)
+FILTERS = [
+    Case("filter-deep-nesting", _f("INCLUDE ItemID WHERE " + "(" * 20000 + "ItemID = 'a'" + ")" * 20000),
+         status=400, words=("filter: nested more than 32 levels",)),
+    Case("filter-deep-not", _f("INCLUDE ItemID WHERE " + "NOT " * 5000 + "ItemID = 'a'"), status=400,
+         words=("nested more than",)),
+    Case("filter-huge-in-list", _f("INCLUDE ItemID WHERE ItemID IN (" + ",".join(["'x'"] * 10001) + ")"),
+         status=400, words=("more than 10000 values in one IN list",)),
+    Case("filter-too-long", _f("INCLUDE ItemID WHERE ItemID = '" + "x" * 100_001 + "'"), status=400,
+         words=("at most 100000 characters",)),
+    Case("filter-huge-values", _f("INCLUDE ItemID WHERE ItemID IN $ids", filter_values={"ids": ["x"] * 10001}),
+         status=400, words=("filter_values.ids holds 10001 values",)),
+    Case("filter-sql-injection", _f("INCLUDE ItemID WHERE ItemID = 'a'; DROP TABLE products; --"), status=400,
+         words=("unexpected character ';'",)),
+    Case("filter-or-1-eq-1", _f("' OR 1=1 --"), status=400, words=("filter:",)),
+    Case("filter-mongo-object", _f({"$ne": None}), status=400, words=("filter must be a filter expression",)),
+    Case("filter-values-object", _f("INCLUDE ItemID WHERE ItemID = $x", filter_values={"x": {"$gt": ""}}),
+         status=400, words=("filter_values.x must be text",)),
+    Case("filter-values-without-filter", json.dumps({"customer_id": "1", "filter_values": {"x": 1}}), status=400,
+         words=("filter_values without a filter",)),
+    Case("filter-unknown-attribute", _f("INCLUDE ItemID WHERE Items.category = 'toys'"), status=400,
+         words=("unknown attribute Items.category", "this model has no catalogue")),
+    Case("filter-unknown-name", _f("bestsellers_only"), status=400, words=("neither a filter expression",)),
+    Case("filter-format-string", _f("INCLUDE ItemID WHERE ItemID = '%s%s%n{0}${x}'"), check=_recs(0)),
+    Case("filter-nul-and-emoji", _f("INCLUDE ItemID WHERE ItemID IN ('\u0000', '\U0001F600')"), check=_recs(0)),
+    Case("filter-valid-exclude", _f("EXCLUDE ItemID WHERE ItemID IN ('84406B', '84029G')"),
+         check=holds(lambda t: not {r["product_id"] for r in json.loads(t)["predictions"][0]["recommendations"]}
+                     & {"84406B", "84029G"})),
+    Case("promotion-share-too-big", json.dumps({"customer_id": "1", "promotion": {"filter": "x y", "share": 7}}),
+         status=400, words=("promotion.share must be a number between 0 and 1",)),
+    Case("promotion-not-object", json.dumps({"customer_id": "1", "promotion": "all"}), status=400,
+         words=("promotion must be an object",)),
+    Case("promotion-extra-field", json.dumps({"customer_id": "1", "promotion": {"filter": "x", "weight": 1}}),
+         status=400, words=("unknown field(s) 'weight' in promotion",)),
+    Case("fields-unknown", json.dumps({"customer_id": "1", "fields": ["price"]}), status=400,
+         words=("fields: unknown attribute 'price'",)),
+    Case("fields-too-many", json.dumps({"customer_id": "1", "fields": [f"f{i}" for i in range(101)]}), status=400,
+         words=("fields holds 101 names; at most 100",)),
+    Case("fields-not-a-list", json.dumps({"customer_id": "1", "fields": "price"}), status=400,
+         words=("fields must be a list",)),
+    Case("exploration-weight-text", json.dumps({"customer_id": "1", "exploration_weight": "0.5"}), status=400,
+         words=("exploration_weight must be a number between 0 and 1",)),
+    Case("seed-negative", json.dumps({"customer_id": "1", "seed": -1}), status=400, words=("seed must be",)),
+    Case("filter-error-is-a-jsonl-line", _f("INCLUDE ItemID WHERE Items.x = 1") + "\n" + _f("EXCLUDE ItemID WHERE "
+         "ItemID = 'a'"), JSONL, check=holds(lambda t: json.loads(t.split("\n")[0])["error"].startswith(
+             "line 1: filter: unknown attribute") and "recommendations" in json.loads(t.split("\n")[1]))),
+]
+
 CLASSES = {
     "oversized-work": OVERSIZED_WORK, "content-type": CONTENT_TYPES, "accept": ACCEPTS, "empty-body": EMPTY_BODIES,
     "method-path": METHODS_AND_PATHS, "encoding": ENCODINGS, "json-values": JSON_VALUES, "csv-jsonl": CSV_AND_JSONL,
+    "filters": FILTERS,
 }
 CORPUS = [c for cases in CLASSES.values() for c in cases]
 

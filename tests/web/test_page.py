@@ -1,5 +1,6 @@
 """The storefront page in a real browser: what a person sees after each action, signed out, signed
-in as a demo shopper, and as staff; all under the page's Content-Security-Policy.
+in as a demo shopper, and as staff; the visit's events moving the next list; all under the page's
+Content-Security-Policy.
 
 ALSRECO_SCREENSHOT=docs/storefront.png also writes the screenshot there (`make web-screenshot`)."""
 from __future__ import annotations
@@ -75,6 +76,18 @@ def _direct(storefront, body):
     return [r["product_id"] for r in resp.json()["predictions"][0]["recommendations"]]
 
 
+def _search(driver, words):
+    """Type `words` in the product search; the hits' "look at it" buttons."""
+    search = driver.find_element("id", "product-search")
+    search.clear()
+    search.send_keys(words)
+    return _wait(driver, lambda d: d.find_elements("css selector", "#search-results .view"), f"hits for {words}")
+
+
+def _add(driver, product_id):
+    driver.find_element("css selector", f"#search-results .add[data-product-id='{product_id}']").click()
+
+
 def _violations(driver):
     return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
 
@@ -88,21 +101,48 @@ def test_an_anonymous_visit_gets_best_sellers_then_follows_the_basket(browser, s
     assert not browser.find_element("id", "staff-panel").is_displayed()
     picked = []
     for words in ("hanging heart", "lantern"):
-        search = browser.find_element("id", "product-search")
-        search.clear()
-        search.send_keys(words)
-        hits = _wait(browser, lambda d: d.find_elements("css selector", "#search-results button"), f"hits for {words}")
+        hits = _search(browser, words)
         for word in words.upper().split():
             assert word in hits[0].text
         picked.append(hits[0].get_attribute("data-product-id"))
-        hits[0].click()
-    _shown(browser, "Recommended for this visit (2 products)")
+        _add(browser, picked[-1])
+        _shown(browser, f"Recommended for this visit ({len(picked)} product{'s' if len(picked) > 1 else ''})")
     shown = _ids(browser)
     assert len(shown) == 10 and not set(shown) & set(picked)
     assert shown == _direct(storefront, {"items": picked, "k": 10})
     browser.find_element("css selector", "#basket .remove").click()
     _shown(browser, "Recommended for this visit (1 product)")
     assert _text(browser, "basket-count") == "1"
+
+
+def test_looking_at_products_of_one_kind_moves_the_next_list_and_removing_from_the_basket_undoes_it(
+        browser, storefront):
+    """Issue 26: the page sends its events (POST /events), the API keeps the visit in DynamoDB (moto),
+    and the next list is the endpoint's own answer for the products looked at - with nothing sent
+    as `items` by the page."""
+    _open(browser, storefront.page_url)
+    best = _ids(browser)
+    lanterns = []
+    for i in range(3):
+        hit = _search(browser, "lantern")[i]
+        lanterns.append(hit.get_attribute("data-product-id"))
+        name = hit.find_element("tag name", "span").text
+        hit.click()
+        _shown(browser, f"Recommended for this visit ({i + 1} product{'s' if i else ''})")
+        _wait(browser, lambda d: _text(d, "similar-title") == f"Similar to {name}", f"similar to {name}")
+    after_views = _ids(browser)
+    assert after_views == _direct(storefront, {"items": lanterns, "k": 10, "exclude_purchased": True})
+    assert after_views != best and not set(after_views) & set(lanterns)
+    assert len(browser.find_elements("css selector", "#viewed li")) == 3
+    mug = _search(browser, "mug")[0].get_attribute("data-product-id")
+    _add(browser, mug)
+    _shown(browser, "Recommended for this visit (4 products)")
+    assert _ids(browser) == _direct(storefront, {"items": [*lanterns, mug], "k": 10, "exclude_purchased": True})
+    assert _ids(browser) != after_views
+    browser.find_element("css selector", "#basket .remove").click()
+    _shown(browser, "Recommended for this visit (3 products)")
+    assert _ids(browser) == after_views                                  # removing undid adding
+    assert _violations(browser) == []
 
 
 def test_a_shopper_signs_in_sees_their_own_list_and_signs_out(browser, storefront):
@@ -168,6 +208,8 @@ def test_staff_look_a_customer_up_and_a_shopper_is_refused(browser, storefront):
 
 
 def test_rules_and_similar_products(browser, storefront, tmp_path):
+    # the shopper's click below is a `view` event kept under their account for the rest of the session:
+    # the tests above that compare the shopper's own list with the endpoint's run before it
     catalogue = storefront.catalogue
     _open(browser, storefront.page_url)
     browser.find_element("id", "rule-exclude-popular").click()

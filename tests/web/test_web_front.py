@@ -19,5 +19,6 @@ def test_web_front_once(trained_model_dir, tmp_path):
                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "web: anonymous visitor -> " in out.stdout and "(customer " in out.stdout
+    assert "web: ... after looking at " in out.stdout and "web: events: table " in out.stdout      # issue 26
     assert "demo login: staff@example.com" in out.stdout
     assert not list((tmp_path / "alsreco" / "web").glob("serve-*"))      # its run directory is cleaned up

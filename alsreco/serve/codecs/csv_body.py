@@ -66,20 +66,28 @@ def check(results: Sequence[Any]) -> None:
     if len({_is_item(r) for r in results}) > 1:
         raise HttpError(400, "CSV output cannot mix customers and item_id (similar products) in one body: "
                              f"its first column is one or the other; ask for {JSONL} or split the request")
+    if len({tuple(getattr(r, "fields", ())) for r in results}) > 1:
+        raise HttpError(400, "CSV output has one header: every record must ask for the same fields; ask for "
+                             f"{JSONL} or split the request")
 
 
 def stream(chunks: Iterable[Sequence[Prediction | RecordError]], model_version: str) -> Iterator[str]:
     """Header, then one row per recommendation; no trailing newline. Call `check` first."""
     chunks = iter(chunks)
     first = next(chunks, [])  # scored before the header: it says which header
-    yield ",".join(ITEM_CSV_HEADER if any(_is_item(p) for p in first) else CSV_HEADER)
+    fields = next((tuple(getattr(p, "fields", ())) for p in first), ())
+    head = io.StringIO()
+    csv.writer(head, lineterminator="").writerow(
+        (ITEM_CSV_HEADER if any(_is_item(p) for p in first) else CSV_HEADER) + fields)
+    yield head.getvalue()
     for chunk in itertools.chain([first], chunks):
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         for p in chunk:
             subject = p.item_id if p.item_id is not None else p.customer_id  # type: ignore[union-attr]
             for rank, r in enumerate(p.recommendations, 1):  # type: ignore[union-attr]
-                w.writerow((subject, rank, r.product_id, r.score, r.reason, p.recommendation_id))  # type: ignore
+                attrs = tuple(_cell((r.attributes or {}).get(f)) for f in fields)
+                w.writerow((subject, rank, r.product_id, r.score, r.reason, p.recommendation_id) + attrs)  # type: ignore
         text = buf.getvalue()
         if text:
             yield "\n" + text[:-1]
@@ -87,3 +95,12 @@ def stream(chunks: Iterable[Sequence[Prediction | RecordError]], model_version: 
 
 def _is_item(r: Any) -> bool:
     return getattr(r, "item_id", None) is not None
+
+
+def _cell(value: Any) -> Any:
+    """An attribute in a CSV cell: lists as a|b|c, missing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "|".join(value)
+    return value

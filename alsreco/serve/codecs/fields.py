@@ -6,13 +6,16 @@ import math
 import re
 from typing import Any, Iterable, Sequence
 
+from ...core.filters import FilterError, parse, spec_of
 from ...core.hyperparameters import BLEND_MAX
-from ...core.rules import Request
+from ...core.rules import Promotion, Request
 
 MAX_IDS = 10_000  # per id list
 MAX_K = 1000
+MAX_FIELDS = 100
 RULE_FIELDS = ("k", "exclude_purchased", "exclude_popular", "include_new",
-               "exclude_items", "include_items", "candidates", "trending", "blend")
+               "exclude_items", "include_items", "candidates", "trending", "blend", "filter", "filter_values",
+               "promotion", "exploration_weight", "exploration_item_age_days", "seed", "fields")
 SINGLE_FIELDS = ("customer_id", "items") + RULE_FIELDS  # a customer's request object
 ITEM_FIELDS = ("item_id",) + RULE_FIELDS  # similar products (exclude_purchased is accepted, and has no effect)
 OBJECT_FIELDS = SINGLE_FIELDS + ("item_id",)  # what one request object may hold
@@ -58,7 +61,57 @@ def parse_single(doc: Any, where: str, need_customer: bool = True, csv_k: bool =
         item_id=None if item is None else parse_id(item, at + "item_id"),
         trending=trending,
         blend=_number(doc.get("blend"), at + "blend", 0.0, BLEND_MAX),
+        filters=_filters(doc.get("filter"), doc.get("filter_values"), at + "filter"),
+        promotion=_promotion(doc.get("promotion"), at + "promotion"),
+        exploration_weight=_fraction(doc.get("exploration_weight"), at + "exploration_weight"),
+        exploration_item_age_days=_int(doc.get("exploration_item_age_days"), at + "exploration_item_age_days",
+                                       0, 36500),
+        seed=_int(doc.get("seed"), at + "seed", 0, 2**63 - 1),
+        fields=_names(doc.get("fields"), at + "fields"),
     )
+
+
+def _filters(filters: Any, values: Any, field: str):
+    """`filter` (+ `filter_values`) as a Spec, its syntax checked (names and types: by the model)."""
+    try:
+        spec = spec_of(filters, values)
+        for text in spec.texts if spec is not None else ():
+            if " " in text.strip():
+                parse(text)
+        return spec
+    except FilterError as exc:
+        raise FieldError(f"{field}: {exc}") from None
+
+
+def _promotion(doc: Any, field: str) -> Promotion | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, dict):
+        raise FieldError(f"{field} must be an object {{\"filter\": ..., \"filter_values\": ..., \"share\": 0.2}}")
+    check_fields(doc, ("filter", "filter_values", "share"), field)
+    if doc.get("filter") is None:
+        raise FieldError(f"{field}.filter is required: the products to promote")
+    share = _fraction(doc.get("share"), field + ".share")
+    spec = _filters(doc.get("filter"), doc.get("filter_values"), field + ".filter")
+    return Promotion(spec, 0.2 if share is None else share)  # type: ignore[arg-type]
+
+
+def _fraction(v: Any, field: str) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and 0 <= v <= 1):
+        raise FieldError(f"{field} must be a number between 0 and 1, got {json.dumps(v)[:40]}")
+    return float(v)
+
+
+def _names(v: Any, field: str) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise FieldError(f"{field} must be a list of attribute names")
+    if len(v) > MAX_FIELDS:
+        raise FieldError(f"{field} holds {len(v)} names; at most {MAX_FIELDS}")
+    return tuple(dict.fromkeys(v))
 
 
 def check_fields(doc: dict, allowed: Sequence[str], where: str) -> None:

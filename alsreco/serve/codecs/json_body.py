@@ -99,6 +99,8 @@ def prediction_dict(p: Prediction) -> dict[str, Any]:
         d: dict[str, Any] = {"product_id": r.product_id, "score": r.score, "reason": r.reason}
         if r.name:
             d["name"] = r.name
+        if r.attributes is not None:
+            d["attributes"] = r.attributes
         recs.append(d)
     out: dict[str, Any] = {"item_id": p.item_id} if p.item_id is not None else {"customer_id": p.customer_id}
     out.update(known=p.known, recommendation_id=p.recommendation_id, recommendations=recs)

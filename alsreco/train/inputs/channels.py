@@ -10,6 +10,8 @@ from ...core.paths import Paths, read_json_object
 
 log = logging.getLogger(__name__)
 DEFAULT_CHANNEL = "training"
+EVENTS_CHANNEL = "events"  # shopper events, read on their own (event_files.py): never the training channel
+AUXILIARY = ("catalog", EVENTS_CHANNEL)  # channels that are not the sales history
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ def input_data_config(paths: Paths) -> dict:
 
 
 def _pick_channel(paths: Paths, config: dict) -> str:
+    config = {k: v for k, v in config.items() if k not in AUXILIARY}
     if DEFAULT_CHANNEL in config:
         return DEFAULT_CHANNEL
     if len(config) == 1:
@@ -32,7 +35,8 @@ def _pick_channel(paths: Paths, config: dict) -> str:
     if len(config) > 1:
         raise UserError(f"{paths.inputdataconfig_file} names channels {sorted(config)}; "
                         f"name the training data channel '{DEFAULT_CHANNEL}'")
-    present = sorted(p.name for p in paths.data_dir.iterdir() if p.is_dir()) if paths.data_dir.is_dir() else []
+    present = sorted(p.name for p in paths.data_dir.iterdir() if p.is_dir() and p.name not in AUXILIARY) \
+        if paths.data_dir.is_dir() else []
     if DEFAULT_CHANNEL in present or not present:
         return DEFAULT_CHANNEL
     if len(present) == 1:
@@ -71,6 +75,27 @@ def discover(paths: Paths) -> Channel:
         raise UserError(f"training channel '{name}' at {root} holds no data files")
     log.info("channel %s (%s mode): %d file(s)", name, mode, len(files))
     return Channel(name, mode, files)
+
+
+def auxiliary_files(paths: Paths, name: str) -> tuple[Path, ...]:
+    """The data files of an optional channel (`catalog`): none when it is absent. Pipe mode is not
+    supported for it (a small channel: use File or FastFile)."""
+    config = input_data_config(paths)
+    mode = str((config.get(name) or {}).get("TrainingInputMode", "File"))
+    root = paths.channel_dir(name)
+    if mode == "Pipe":
+        raise UserError(f"channel '{name}' uses Pipe mode; give it TrainingInputMode File or FastFile")
+    if not root.is_dir():
+        if name in config:
+            raise UserError(f"channel '{name}' is configured but {root} does not exist")
+        return ()
+    files = tuple(sorted(p for p in root.rglob("*") if p.is_file() and _is_data_file(p)
+                         and not any(part.startswith((".", "_")) for part in p.relative_to(root).parts[:-1])))
+    if not files and name in config:
+        raise UserError(f"channel '{name}' at {root} holds no data files")
+    if files:
+        log.info("channel %s (%s mode): %d file(s)", name, mode, len(files))
+    return files
 
 
 def fetch_uri(spark, uri: str, hp: dict, target_dir: Path) -> Path:

@@ -33,6 +33,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "invoice": ("invoiceno", "invoice", "invoiceid", "invoicenumber", "orderid", "order", "orderno",
                 "transactionid", "basketid", "receiptid"),
     "description": ("description", "productname", "itemname", "name", "title", "productdescription"),
+    # optional: what the model's derived catalogue says of a product (a typical unit price, the countries)
+    "price": ("unitprice", "price", "itemprice", "saleprice", "priceeach"),
+    "country": ("country", "countrycode", "shipcountry", "billingcountry"),
 }
 REQUIRED = ("customer", "product", "date")
 HEADERLESS = ("customer", "product", "quantity", "date")  # the seed's customer|product|qty|date rows

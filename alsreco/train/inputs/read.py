@@ -2,7 +2,8 @@
 
 Each file's layout comes from `layout.sniff`; rows are parsed with pyarrow, cleaned like a
 retailer would, and every dropped or malformed row is counted.
-Output columns: customer, product (str), quantity (float), date (datetime64), description (str).
+Output columns: customer, product (str), quantity (float), date (datetime64), description (str),
+price (float, NaN when absent or not a number), country (str).
 """
 from __future__ import annotations
 
@@ -163,10 +164,12 @@ def read_file(path: Path, hp: dict[str, Any], report: LoadReport) -> pd.DataFram
     def optional(role: str) -> pd.Series | str:
         return strings(text.strip(cols[role])) if role in cols else ""
 
+    price = text.numbers(text.strip(cols["price"]))[good] if "price" in cols else np.full(int(good.sum()), np.nan)
     return pd.DataFrame({
         "customer": strings(text.normalise_ids(cols["customer"])), "product": strings(product),
         "quantity": quantity[good], "date": date.to_numpy()[good],
         "invoice": optional("invoice"), "description": optional("description"),
+        "price": price, "country": optional("country"),
     })
 
 

@@ -60,7 +60,9 @@ def classify(raw, rules: dict[DateRule, list[int]], hp: dict[str, Any], has_quan
         "file", "seq", "_corrupt", "latin1", F.col("quantity").alias("raw_quantity"), raw_d.alias("raw_date"),
         customer.alias("customer"), product.alias("product"), quantity.alias("quantity"),
         date_column(rules, raw_d).alias("date"), strip(F.col("invoice")).alias("invoice"),
-        strip(F.col("description")).alias("description"))
+        strip(F.col("description")).alias("description"),
+        F.when(strip(F.col("price")).rlike(NUMBER), strip(F.col("price")).cast("double")).alias("price"),
+        strip(F.col("country")).alias("country"))
     malformed = (F.when(F.col("_corrupt").isNotNull(), "fields")
                  .when(F.col("quantity").isNull(), "quantity")
                  .when(F.col("product") == "", "product")

@@ -1,7 +1,8 @@
 """Read and clean sales files with Spark: the pandas path (`read.load`) for data larger than the driver.
 
 `load(spark, files, hp)` returns a persisted DataFrame of clean purchase lines (customer, product:
-string; quantity: double; date: timestamp, UTC; invoice, description: string; file: the file's index;
+string; quantity: double; date: timestamp, UTC; invoice, description: string; price: double (null when
+absent or not a number); country: string; file: the file's index;
 seq: increasing in file order within a file) and the same `LoadReport` as `read.load`. Nothing
 proportional to the number of lines reaches the driver: layouts are sniffed from each file's first
 lines (`layout.sniff`), the date rule is detected from a sample (`dates.detect`), and the counts of
@@ -32,8 +33,8 @@ from .spark_files import header_fields, is_utf8
 
 log = logging.getLogger(__name__)
 
-ROLES = ("customer", "product", "quantity", "date", "invoice", "description")
-OUTPUT = ("customer", "product", "quantity", "date", "invoice", "description", "file", "seq")
+ROLES = ("customer", "product", "quantity", "date", "invoice", "description", "price", "country")
+OUTPUT = ("customer", "product", "quantity", "date", "invoice", "description", "price", "country", "file", "seq")
 SESSION_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.legacy.timeParserPolicy": "CORRECTED",
                 "spark.sql.csv.parser.columnPruning.enabled": "false",  # or corrupt records go unflagged
                 "spark.sql.legacy.parquet.nanosAsLong": "true"}  # pandas writes nanosecond timestamps
