@@ -2,7 +2,8 @@
 #
 #   make venv              .venv with requirements-dev.txt and the package (editable)
 #   make demo              train on the bundled sample, serve it, print recommendations
-#   make test              lint (ruff), then every tier: unit, integration, container
+#   make test              lint (ruff), the docs site (strict), then every tier: unit, integration, container
+#   make docs              the documentation site (MkDocs, strict) from docs/ + benchmarks/RESULTS.md -> site/
 #   make test-unit | test-integration | test-container | lint
 #   make web               the storefront page + local API front on 127.0.0.1 (no AWS): http://127.0.0.1:8000/
 #   make synth             synthesize the CDK stack offline (infra/) into cdk.out, cfn-lint it
@@ -12,6 +13,7 @@
 #   make bench             quality, training speed, serving load, catalogue, live events -> benchmarks/RESULTS.md
 #   make bench-scale       2 hosts vs 1 at --memory 3g on 40M generated lines (Docker; hours)
 #   make bench-events      POST /events latency and freshness through the local chain (moto; ~3 min)
+#   make bench-catalog     new-product placement quality, filter cost, catalogue memory (~5 min)
 #
 # Variables: PYTHON (interpreter for the venv, default python3), PYTEST_ARGS (extra
 # pytest arguments, e.g. PYTEST_ARGS="-x -k serve"), IMAGE (default alsreco:latest).
@@ -25,11 +27,11 @@ STAMP := $(VENV)/.alsreco-installed
 CDS_STAMP := $(VENV)/.alsreco-cds
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps system-deps-test check-python check-java demo test lint test-unit test-integration \
+.PHONY: help venv system-deps system-deps-test check-python check-java demo test lint docs test-unit test-integration \
         test-container image clean
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
 
 system-deps:
 	@bash scripts/system-deps.sh demo
@@ -84,11 +86,14 @@ demo: system-deps venv
 	$(BIN)/python scripts/demo.py
 
 # --- tests ---------------------------------------------------------------------------
-test: system-deps-test venv lint
+test: system-deps-test venv lint docs
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
+
+docs: venv
+	$(BIN)/python scripts/build_docs.py
 
 test-unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -26,7 +26,7 @@ def catalog_section(c: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
         return "", []
     q, cost, mem = c["placement_quality"], c["filter_cost"], c["memory"]
     goals: list[list[Any]] = []
-    lines = ["## Catalogue: new-product placement, filters, memory\n",
+    lines = ["\n## Catalogue: new-product placement, filters, memory\n",
              f"`make bench-catalog` at commit `{c.get('commit', '?')}`, {c.get('created', '?')}; load average "
              f"{c.get('loadavg_before')} before, {c.get('loadavg_after')} after (this machine is shared: timings "
              "under load are noisier). Method: benchmarks/catalog.py's docstring.\n",

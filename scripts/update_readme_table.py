@@ -1,4 +1,4 @@
-"""Regenerate the hyperparameter table in README.md and als_spec.json from the schema.
+"""Regenerate the hyperparameter table in docs/hyperparameters.md and als_spec.json from the schema.
 
     python scripts/update_readme_table.py
 """
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "hyperparameters.md"
     text = readme.read_text()
     table = "<!-- hyperparameters:begin -->\n" + hyperparameters.markdown_table() + "\n<!-- hyperparameters:end -->"
     text = re.sub(r"<!-- hyperparameters:begin -->\n.*?<!-- hyperparameters:end -->", lambda _: table, text,

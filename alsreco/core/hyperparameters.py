@@ -1,7 +1,7 @@
 """Hyperparameter schema, layering and coercion.
 
 One schema (name, type, default, allowed values, help) drives parsing, validation, the
-shipped `als_spec.json` and the README table. Sources, lowest to highest precedence:
+shipped `als_spec.json` and the table in docs/hyperparameters.md. Sources, lowest to highest precedence:
 built-in defaults -> `als_spec.json` shipped with the package -> `/opt/ml/input/config/
 als_spec.json` -> `/opt/ml/input/config/hyperparameters.json`. SageMaker passes every value
 as a string (`"10"`, `"\"10\""`, `"True"`, `"[1, 2]"`); each is coerced to its declared type.

@@ -16,7 +16,7 @@ from ...core.settings import Settings
 S3_SCHEMES = ("s3a", "s3", "s3n")
 HADOOP_AWS_JARS = ("hadoop-aws-*.jar", "aws-java-sdk-bundle-*.jar")
 FIX = ("put hadoop-aws-3.3.4.jar and aws-java-sdk-bundle-1.12.262.jar in docker/jars/ and rebuild the image "
-       "(README: 'Reading from S3 with input_uri'), attach to a cluster that has them (spark_master, e.g. EMR), "
+       "(docs/operations.md, Limits: input_uri with s3a), attach to a cluster that has them (spark_master, e.g. EMR), "
        "or give SageMaker the S3 prefix as the training channel instead (it copies the data in)")
 
 

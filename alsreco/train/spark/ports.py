@@ -1,5 +1,5 @@
 """The fixed ports of a driver attached to a cluster, and the settings that pin them (documented in
-the README's multi-instance section; Spark moves to the next port, up to 16 tries, if one is taken)."""
+docs/cluster.md; Spark moves to the next port, up to 16 tries, if one is taken)."""
 from __future__ import annotations
 
 MASTER_PORT = 7077
