@@ -180,3 +180,21 @@ def log_metrics(result: dict[str, Any]) -> None:
     log.info("evaluation: served (the blend) ndcg@%d=%.4f vs %s", k, served, ", ".join(
         f"{name} {result[name][f'ndcg_at_{k}']:.4f} ({v['diff']:+.4f}, 95% CI {v['ci95'][0]:+.4f}..{v['ci95'][1]:+.4f})"
         for name, v in result["served_vs_baselines"].items()))
+    for line in losing(result):
+        log.warning("evaluation: %s", line)
+
+
+def losing(result: dict[str, Any]) -> list[str]:
+    """A sentence for each baseline the served lists are significantly below on the held-out data (the
+    whole 95% interval of served minus baseline under zero): nobody deploys a loser unknowingly."""
+    k, n = result["k"], result.get("test_customers")
+    out = []
+    for name, v in (result.get("served_vs_baselines") or {}).items():
+        lo, hi = v["ci95"]
+        if hi < 0:
+            out.append(f"the served lists score NDCG@{k} {result['served'][f'ndcg_at_{k}']:.4f}, significantly below "
+                       f"{name} best sellers' {result[name][f'ndcg_at_{k}']:.4f} ({v['diff']:+.4f}, 95% CI "
+                       f"{lo:+.4f}..{hi:+.4f}, {n} test customers): this model would serve worse lists than a "
+                       f"{name} best-seller list. Check the held-out window (eval_days, eval_protocol), try "
+                       "tune=true, or serve that list for now (\"trending\": true in requests; docs/trends.md)")
+    return out

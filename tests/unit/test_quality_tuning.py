@@ -212,3 +212,24 @@ def test_tune_keeps_the_given_setting_unless_the_held_out_data_tells_them_apart(
     assert result.guard["kept_given_setting"] is (not moves) and result.guard["test_customers"] == customers
     if not moves:
         assert result.chosen == tune.settings_of(h.defaults()) and result.chosen_score == pytest.approx(0.1)
+
+
+def test_the_job_warns_when_the_served_lists_lose_to_a_baseline(caplog):
+    """Issue 25: a model significantly below popularity is said as a WARNING naming both scores."""
+    import logging
+
+    from alsreco.train.evaluate import log_metrics, losing
+
+    result = {"k": 10, "protocol": "time_window", "window_start": "a", "window_end": "b", "test_customers": 3000,
+              "model": {"ndcg_at_10": 0.022}, "popularity": {"ndcg_at_10": 0.064}, "recent": {"ndcg_at_10": 0.05},
+              "served": {"ndcg_at_10": 0.03},
+              "model_vs_popularity": {"ndcg_at_10_diff": -0.042, "ci95": [-0.05, -0.034]},
+              "served_vs_baselines": {"popularity": {"diff": -0.034, "ci95": [-0.04, -0.028]},
+                                      "recent": {"diff": -0.02, "ci95": [-0.03, 0.001]}}}
+    with caplog.at_level(logging.WARNING, logger="alsreco.train.evaluate"):
+        log_metrics(result)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "0.0300, significantly below popularity best sellers' 0.0640" in warnings[0]
+    assert "-0.0400..-0.0280" in warnings[0] and "3000 test customers" in warnings[0]
+    result["served_vs_baselines"]["popularity"]["ci95"] = [-0.04, 0.002]        # within noise: no warning
+    assert losing(result) == []
