@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -24,6 +25,7 @@ from ..catalog import Catalog, Column
 from .parse import MAX_SET, And, Compare, Field, Filter, FilterError, Not, Or, Param, Purchased
 
 ORDER = ("<", "<=", ">", ">=")
+COMPARE = {"=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 MAX_VALUES = 100  # $names per request
 MAX_TEXT = 1000  # characters per value
 OPS_BY_KIND = {"string": ("=", "!=", "IN", "NOT IN"), "list": ("=", "!=", "IN", "NOT IN"),
@@ -224,22 +226,16 @@ class Bound:
             out[col.owners()[hit]] = True
             return out
         values = np.asarray(col.values)
-        if col.kind == "date":
-            days = values.astype("datetime64[D]").astype(np.int64)
-            present = ~np.isnat(values)
-            values = np.where(present, days, 0)
+        if col.kind == "date":  # days since 1970; NaT compares false with everything, as missing must
+            values = values.astype("datetime64[D]")
+            wanted = [np.datetime64(int(v), "D") for v in wanted]
         elif col.kind == "bool":
-            present = values >= 0
             wanted = [int(v) for v in wanted]
-        else:
-            present = ~np.isnan(values)
         if op == "IN":
-            return present & np.isin(values, np.asarray(wanted))
-        x = wanted[0]
-        with np.errstate(invalid="ignore"):
-            result = {"=": values == x, "<": values < x, "<=": values <= x, ">": values > x,
-                      ">=": values >= x}[op]
-        return present & result
+            hit = np.isin(values, np.asarray(wanted, dtype=values.dtype))
+            return hit & (values >= 0) if col.kind == "bool" else hit
+        with np.errstate(invalid="ignore"):  # NaN (a missing number) compares false, as missing must
+            return COMPARE[op](values, wanted[0])
 
     def _purchased(self, node: Compare, bought: Pairs) -> np.ndarray:
         """rows x products: whether each product matches the customer's own purchases."""
