@@ -25,7 +25,9 @@ def pick(keys: np.ndarray, shown: np.ndarray, masked: list[np.ndarray], plan: Pl
     `arrange(r, picks, reasons, n_forced, pool keys)` gives row r its promotion / exploration slots and
     the attributes its products carry (`attributes(product, fields)`)."""
     rows = len(masked)
-    if len(plan.blocked_idx):
+    if plan.penalty is not None and keys.dtype == np.float32:
+        keys += plan.penalty
+    elif len(plan.blocked_idx):
         keys[:, plan.blocked_idx] = -np.inf
     if rows == 1:
         keys[0, masked[0]] = -np.inf

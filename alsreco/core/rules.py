@@ -32,6 +32,10 @@ class Rules:
                    exclude_popular=int(get("exclude_popular")), include_new=int(get("include_new")))
 
 
+PENALTY_SHARE = 16  # a plan blocking more than 1/16 of the products carries a penalty row
+NEG_INF_BITS = np.uint32(0xFF800000)  # float32 -inf; 0 bits are 0.0
+
+
 @dataclass
 class Plan:
     """Rules resolved to product indices (see recommender.py for the precedence)."""
@@ -46,6 +50,11 @@ class Plan:
 
     def __post_init__(self) -> None:
         self.blocked_idx = np.flatnonzero(self.blocked)  # the same, as indices (cheap when few)
+        # 0 / -inf per product, for plans blocking much of the catalogue (a selective filter): one
+        # add costs ~0.02 ms at 100k products where the scattered write of 75k indices costs ~0.25 ms
+        self.penalty = None
+        if len(self.blocked_idx) * PENALTY_SHARE > len(self.blocked):
+            self.penalty = (self.blocked.astype(np.uint32) * NEG_INF_BITS).view(np.float32)
 
     @classmethod
     def resolve(cls, rules: Rules, resolve: Callable[..., tuple[np.ndarray, list[str]]], n_products: int,

@@ -17,6 +17,7 @@ import datetime as _dt
 import math
 import operator
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -194,7 +195,7 @@ class Bound:
         for item in items:
             raw = self.values[item.name] if isinstance(item, Param) else item.value
             values = raw if isinstance(raw, list) else [raw]
-            if kind in ("string", "list", "id") and all(type(v) is str and len(v) <= MAX_TEXT for v in values):
+            if kind in ("string", "list", "id") and _plain_texts(values):
                 out.extend(values)  # already what `convert` would give (a long $name list: the common case)
                 continue
             label = f"filter_values.{item.name}" if isinstance(item, Param) else where
@@ -216,10 +217,13 @@ class Bound:
 
     def _column_mask(self, col: Column, op: str, wanted: list[Any]) -> np.ndarray:
         if col.kind in ("string", "list"):
-            lookup = col.code_of()
-            table = np.zeros(len(col.values) + 1, dtype=bool)  # the last entry: missing (code -1)
-            table[np.fromiter((c for c in map(lookup.get, wanted) if c is not None), dtype=np.int64)] = True
-            hit = table[col.codes]
+            # one entry per value, a spare for the wanted values no product has, and last the
+            # missing cells (code -1); built with map (no Python frame per value: $lists run to 1,000)
+            spare = len(col.values)
+            table = np.zeros(spare + 2, dtype=bool)
+            table[np.fromiter(map(col.code_of().get, wanted, repeat(spare, len(wanted))), dtype=np.int64,
+                              count=len(wanted))] = True
+            hit = table.take(col.codes)  # take: ~half the time of fancy indexing with int32 codes
             if col.kind == "string":
                 return hit
             out = np.zeros(self.n, dtype=bool)
@@ -271,6 +275,11 @@ class Bound:
                 if len(nonempty) and hit.shape[1]:
                     out[:, nonempty] = np.logical_or.reduceat(hit, ptr[nonempty], axis=1)
         return ~out if node.op == "NOT IN" else out
+
+
+def _plain_texts(values: list[Any]) -> bool:
+    """Whether every value is a str within MAX_TEXT (what `convert` would return unchanged)."""
+    return set(map(type, values)) <= {str} and max(map(len, values), default=0) <= MAX_TEXT
 
 
 @dataclass(frozen=True)
