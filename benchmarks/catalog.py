@@ -13,6 +13,8 @@
    `Items.brand IN ($brands)` (1,000 values) AND a price range vs the same request unfiltered, timed
    in alternation; every filtered request has other values (no cached plan), and a second series
    repeats one set of values (cached plan). Ratio of the medians, bootstrap interval over pairs.
+   One BLAS thread, as each serving worker runs (ALSRECO_BLAS_THREADS, default 1): OpenBLAS's
+   own threads would time their wake-ups, not the filter.
 3. Memory: `serve` (4 workers) on that model with and without its catalogue files, after every
    worker has answered filtered requests with `fields`: the difference of the process tree's PSS.
 """
@@ -151,11 +153,18 @@ def catalogue_model(products: int = N_PRODUCTS, customers: int = N_CUSTOMERS, at
 
 
 def filter_cost(model, pairs: int = 400, seed: int = 0) -> dict[str, Any]:
-    from alsreco.core.filters import spec_of
+    from threadpoolctl import threadpool_limits
+
     from alsreco.core.recommender import Recommender
+
+    with threadpool_limits(1, "blas"):
+        return _filter_cost(Recommender(model), model, pairs, seed)
+
+
+def _filter_cost(rec, model, pairs: int, seed: int) -> dict[str, Any]:
+    from alsreco.core.filters import spec_of
     from alsreco.core.rules import Request
 
-    rec = Recommender(model)
     rng = np.random.default_rng(seed)
     text = "INCLUDE ItemID WHERE Items.brand IN ($brands) AND Items.price >= $lo AND Items.price < $hi"
     customers = model.customer_ids[rng.integers(0, len(model.customer_ids), pairs)].tolist()
