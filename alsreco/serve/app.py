@@ -1,13 +1,13 @@
-"""The Flask app factory: `create_app()` loads the model once and registers the routes."""
+"""The app factory: `create_app()` loads the model once (or, on a multi-model endpoint, prepares the
+registry of loaded models) and puts the protocol routes (serve/wsgi.py) in front of the Flask app."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 from importlib import resources
 from pathlib import Path
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..core.artifact import load_model
@@ -16,6 +16,7 @@ from ..core.recommender import Recommender
 from ..core.settings import Settings
 from . import codecs
 from .routes import bp
+from .wsgi import Protocol, error_body
 
 log = logging.getLogger("alsreco.serve")
 
@@ -46,8 +47,7 @@ class ModelHolder:
 
 def error_response(status: int, message: str, model_version: str = "") -> Response:
     headers = {"X-Model-Version": model_version} if model_version else None
-    return Response(json.dumps({"error": message, "status": status}), status=status,
-                    mimetype="application/json", headers=headers)
+    return Response(error_body(status, message), status=status, mimetype="application/json", headers=headers)
 
 
 def create_app(model_dir: Path | str | None = None, settings: Settings | None = None) -> Flask:
@@ -83,14 +83,13 @@ def create_app(model_dir: Path | str | None = None, settings: Settings | None = 
 
     @app.before_request
     def started() -> None:
-        g.started = time.perf_counter()
+        request.environ["alsreco.started"] = time.perf_counter()
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        if request.path != "/ping":  # health checks every few seconds would drown the log
-            ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-            log.info("%s %s %d %.1fms customers=%d", request.method, request.path, response.status_code, ms,
-                     g.get("customers", 0))
+        started = request.environ.get("alsreco.started", time.perf_counter())
+        Protocol.log(request.method, request.path, response.status_code, started, 0, None)
         return response
 
+    app.wsgi_app = Protocol(app.wsgi_app, settings, holder=holder)  # type: ignore[method-assign]
     return app

@@ -18,6 +18,15 @@ def worker_class(settings: Settings) -> str:
     return "sync" if settings.threads == 1 else "gthread"
 
 
+def worker_env(settings: Settings) -> dict[str, str]:
+    """Environment for the gunicorn process: BLAS threads per worker (`Settings.blas_threads`, 1 by
+    default). The workers are the parallelism; OpenBLAS's own threads (one per core by default) in
+    every worker only contend - measured on 2 cores, 2 threads made one customer's scores 5x and a
+    100-customer block 10x slower under load (benchmarks/RESULTS.md, "where the time goes")."""
+    n = str(settings.blas_threads)
+    return {"OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
+
+
 def gunicorn_options(settings: Settings, socket: Path) -> dict[str, Any]:
     return {
         "bind": f"unix:{socket}",
