@@ -18,7 +18,8 @@ from werkzeug.http import parse_accept_header, parse_options_header
 from ..core.filters import FilterError
 from ..core.rules import Request
 from ..core.settings import Settings
-from . import answer_size, codecs
+from . import answer_size, codecs, plain
+from .codecs import arrays
 
 CHUNK_RESULTS = 20_000  # recommendations scored and encoded at a time in a streamed answer
 
@@ -49,9 +50,9 @@ def answer(rec, body: bytes, content_type: str | None, accept: str | None, encod
     if settings.bulk:
         chunks = list(_chunks(records, rec.default_k))
         if len(chunks) > 1:  # score and encode chunk by chunk: memory bounded by the chunk size
-            pieces = codecs.stream((_results(rec, c) for c in chunks), out, rec.version)
+            pieces = arrays.stream((_results(rec, c) for c in chunks), out, rec.version, rec)
             return Answer((p.encode() for p in pieces), header, len(records))
-    text = codecs.encode(_results(rec, records), out, rec.version).encode()
+    text = arrays.encode(_results(rec, records), out, rec.version, rec).encode()
     answer_size.check_body(text, limit, settings.endpoint_type)
     return Answer(text, header, len(records))
 
@@ -112,5 +113,5 @@ def _chunks(records: list, default_k: int, budget: int = CHUNK_RESULTS) -> Itera
 
 
 def _results(rec, records: list) -> list:
-    predictions = iter(rec.recommend_many([r for r in records if isinstance(r, Request)]))
+    predictions = iter(plain.recommend(rec, [r for r in records if isinstance(r, Request)]))
     return [r if isinstance(r, codecs.RecordError) else next(predictions) for r in records]
