@@ -169,20 +169,23 @@ def remove_staging(model_dir: Path) -> None:
         shutil.rmtree(item, ignore_errors=True)
 
 
-def load_model(model_dir: Path, mmap: bool = True) -> Model:
+def load_model(model_dir: Path, mmap: bool = True, check_content: bool = True) -> Model:
     """Load and validate a model; raise ModelError saying what is missing or wrong. Whatever the
     files hold (truncated, empty, another JSON type, arrays of the wrong shape), the caller gets a
-    ModelError with a reason, never another exception."""
+    ModelError with a reason, never another exception. `check_content=False` skips the pass over the
+    values (finite factors, unique ids, a valid purchases matrix) for files already checked once on this
+    host (a multi-model endpoint's workers attaching a model another worker loaded); shapes, types and
+    metadata are still checked."""
     model_dir = Path(model_dir)
     try:
-        return _load(model_dir, mmap)
+        return _load(model_dir, mmap, check_content)
     except ModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt content of any kind is a bad model
         raise ModelError(f"model at {model_dir} is unreadable: {type(exc).__name__}: {exc}") from None
 
 
-def _load(model_dir: Path, mmap: bool) -> Model:
+def _load(model_dir: Path, mmap: bool, check_content: bool = True) -> Model:
     meta_path = model_dir / METADATA
     if not model_dir.is_dir():
         raise ModelError(f"no model directory at {model_dir}")
@@ -225,7 +228,8 @@ def _load(model_dir: Path, mmap: bool) -> Model:
     model = Model(purchases=purchases, metadata=metadata, **arrays)
     model.catalog = catalog_files.load(model_dir, len(model.product_ids), mmap)
     model.validate()
-    _check_content(model, model_dir)
+    if check_content:
+        _check_content(model, model_dir)
     _check_metadata(metadata, meta_path)
     fits = (metadata.get("als") or {}).get("fits", 1)
     if fits < 1 or model.rank % fits:

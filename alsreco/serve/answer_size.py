@@ -19,7 +19,7 @@ from . import codecs
 MIB = 1024 * 1024
 # Fixed bytes per recommendation and per list, by output type (keys, punctuation, score, reason,
 # the 32-hex recommendation_id), measured from encoded answers (tests/unit/test_answer_size.py).
-PER_RECOMMENDATION = {codecs.JSON: 62, codecs.JSONL: 62, codecs.CSV: 56}
+PER_RECOMMENDATION = {codecs.JSON: 58, codecs.JSONL: 58, codecs.CSV: 52}
 PER_LIST = {codecs.JSON: 130, codecs.JSONL: 150, codecs.CSV: 0}
 PER_FIELD = 32  # an attribute asked for with `fields`: its name and a value
 PER_ERROR = 80  # an error record ({"error": "line N: ..."})
@@ -52,11 +52,12 @@ def estimate(rec, records: Sequence[codecs.Record], out: str) -> tuple[int, int]
     sizes = sizes_of(rec)
     per_rec = PER_RECOMMENDATION[out] + sizes.product_id + (sizes.name if out != codecs.CSV else 0)
     total, recs = 64.0, 0
+    most = len(rec.product_ids)  # a list never holds more products than the model has
     for r in records:
         if isinstance(r, codecs.RecordError):
             total += PER_ERROR + len(r.message)
             continue
-        k = rec.default_k if r.k is None else r.k
+        k = min(most, rec.default_k if r.k is None else r.k)
         subject = r.item_id if r.item_id is not None else r.customer_id
         recs += k
         total += PER_LIST[out] + len(subject or "") + k * (per_rec + PER_FIELD * len(r.fields))
@@ -71,21 +72,25 @@ def check(rec, records: Sequence[codecs.Record], out: str, limit: int, kind: str
         return
     size, recs = estimate(rec, records, out)
     if size > limit:
-        raise too_large(f"would take about {size / MIB:.1f} MB ({recs:,} recommendations for "
+        raise too_large(f"would take about {_mb(size)} MB ({recs:,} recommendations for "
                         f"{len(records):,} customers or items)", limit, kind)
 
 
 def check_body(body: bytes, limit: int, kind: str) -> None:
     """The same 413 for an encoded answer over the limit (the estimate was short)."""
     if limit and len(body) > limit:
-        raise too_large(f"takes {len(body) / MIB:.1f} MB", limit, kind)
+        raise too_large(f"takes {_mb(len(body))} MB", limit, kind)
 
 
 def too_large(what: str, limit: int, kind: str) -> codecs.HttpError:
-    return codecs.HttpError(413, f"the answer {what}, more than the {limit / MIB:g} MB {ENDPOINTS[kind]} "
+    return codecs.HttpError(413, f"the answer {what}, more than the {_mb(limit)} MB {ENDPOINTS[kind]} "
                                  "returns (ALSRECO_MAX_RESPONSE_MB): ask for fewer customers or a smaller k, "
                                  "split the request, or use batch transform or asynchronous inference for "
                                  "large answers")
+
+
+def _mb(n: int) -> str:
+    return f"{n / MIB:.3g}"
 
 
 def _mean_len(arr: np.ndarray) -> float:

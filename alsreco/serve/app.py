@@ -3,7 +3,10 @@ registry of loaded models) and puts the protocol routes (serve/wsgi.py) in front
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
+import weakref
 from importlib import resources
 from pathlib import Path
 
@@ -15,6 +18,9 @@ from ..core.errors import ModelError
 from ..core.recommender import Recommender
 from ..core.settings import Settings
 from . import codecs
+from .models import api as models_api
+from .models.cache import ModelCache
+from .models.registry import MIB, Budget, Registry
 from .routes import bp
 from .wsgi import Protocol, error_body
 
@@ -50,21 +56,28 @@ def error_response(status: int, message: str, model_version: str = "") -> Respon
     return Response(error_body(status, message), status=status, mimetype="application/json", headers=headers)
 
 
-def create_app(model_dir: Path | str | None = None, settings: Settings | None = None) -> Flask:
+def create_app(model_dir: Path | str | None = None, settings: Settings | None = None,
+               state_dir: Path | None = None) -> Flask:
+    """The app for `settings`: one model from `model_dir` (default: the base dir's model/), or, with
+    `settings.multi_model`, the models SageMaker loads, registered in `state_dir` (shared by all
+    workers; a temporary directory of this app when None)."""
     settings = settings or Settings()
-    holder = ModelHolder(Path(model_dir) if model_dir is not None else settings.base_dir / "model")
-    holder.load()
-
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["alsreco.model"] = holder
     app.extensions["alsreco.settings"] = settings
     app.extensions["alsreco.openapi"] = resources.files("alsreco.serve").joinpath("openapi.yaml").read_text(
         encoding="utf-8")
     app.register_blueprint(bp)
+    holder, models = None, None
+    if settings.multi_model:
+        models = _multi_model(app, settings, state_dir)
+    else:
+        holder = ModelHolder(Path(model_dir) if model_dir is not None else settings.base_dir / "model")
+        holder.load()
+    app.extensions["alsreco.model"] = holder
 
     def version() -> str:
-        return holder.recommender.version if holder.recommender is not None else ""
+        return holder.recommender.version if holder is not None and holder.recommender is not None else ""
 
     @app.errorhandler(codecs.HttpError)
     def http_error(exc: codecs.HttpError) -> Response:
@@ -91,5 +104,20 @@ def create_app(model_dir: Path | str | None = None, settings: Settings | None = 
         Protocol.log(request.method, request.path, response.status_code, started, 0, None)
         return response
 
-    app.wsgi_app = Protocol(app.wsgi_app, settings, holder=holder)  # type: ignore[method-assign]
+    app.wsgi_app = Protocol(app.wsgi_app, settings, holder=holder, models=models)  # type: ignore[method-assign]
     return app
+
+
+def _multi_model(app: Flask, settings: Settings, state_dir: Path | None) -> ModelCache:
+    if state_dir is None:
+        state_dir = Path(tempfile.mkdtemp(prefix="alsreco-models-"))
+        weakref.finalize(app, shutil.rmtree, state_dir, ignore_errors=True)
+    registry = Registry(state_dir, Budget.of(settings))
+    models = ModelCache(registry)
+    app.extensions["alsreco.registry"] = registry
+    app.extensions["alsreco.models"] = models
+    app.register_blueprint(models_api.bp)
+    b = registry.budget
+    log.info("multi-model endpoint: %.0f MB for models (%.0f MB for their files, %.0f MB per worker for the models "
+             "it serves)", b.total / MIB, b.shared / MIB, b.per_worker / MIB)
+    return models

@@ -49,7 +49,7 @@ def gunicorn_options(settings: Settings, socket: Path) -> dict[str, Any]:
     }
 
 
-def run_gunicorn(socket: Path, settings: Settings) -> None:
+def run_gunicorn(socket: Path, settings: Settings, state_dir: Path | None = None) -> None:
     from gunicorn.app.base import BaseApplication
 
     from .app import create_app
@@ -62,17 +62,17 @@ def run_gunicorn(socket: Path, settings: Settings) -> None:
                 self.cfg.set(key, value)
 
         def load(self):  # called once in the master because of preload_app
-            return create_app(settings=settings)
+            return create_app(settings=settings, state_dir=state_dir)
 
     Application().run()
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        raise SystemExit("usage: python -m alsreco.serve.gunicorn UNIX_SOCKET_PATH")
+    if len(argv) not in (1, 2):
+        raise SystemExit("usage: python -m alsreco.serve.gunicorn UNIX_SOCKET_PATH [STATE_DIR]")
     configure_logging()
-    run_gunicorn(Path(argv[0]), Settings.from_env())
+    run_gunicorn(Path(argv[0]), Settings.from_env(), Path(argv[1]) if len(argv) == 2 else None)
 
 
 if __name__ == "__main__":

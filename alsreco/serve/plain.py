@@ -95,3 +95,8 @@ def _ranker(rec, k: int) -> BlockRanker:
     if base is None:
         base = bases[rec] = rec.ranker(k, cells=BLOCK_CELLS, max_rows=BLOCK_ROWS)
     return base.for_n(k) or rec.ranker(k, cells=BLOCK_CELLS, max_rows=BLOCK_ROWS)
+
+
+def warm(rec) -> None:
+    """Make this thread's ranker for `rec` now (a multi-model load measures what serving it allocates)."""
+    _ranker(rec, rec.default_k)

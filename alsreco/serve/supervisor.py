@@ -98,8 +98,8 @@ class Supervisor:
     def start_gunicorn(self) -> str | None:
         self.generation = watch.signature(self.model_dir)
         self.model_ready = False
-        self.children["gunicorn"] = _spawn([sys.executable, "-m", "alsreco.serve.gunicorn", str(self.socket)],
-                                           worker_env(self.settings))
+        self.children["gunicorn"] = _spawn([sys.executable, "-m", "alsreco.serve.gunicorn", str(self.socket),
+                                            str(self.run_dir / "models")], worker_env(self.settings))
         problem = self.wait_until(lambda: _connectable(socket.AF_UNIX, str(self.socket)),
                                   STARTUP_DEADLINE, "gunicorn")
         if problem is None:
