@@ -188,6 +188,6 @@ def _token(name: str) -> str:
 
 def _untoken(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8", "surrogatepass")
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8", "surrogatepass")
     except (ValueError, UnicodeError):
         raise ValueError(f"next_page_token {token[:60]!r} is not one this server gave") from None
