@@ -76,7 +76,10 @@ class BlockRanker:
         self.columns = np.flatnonzero(pool)  # product per score column, ascending: ties by product index
         self.column_of = np.full(n_products, -1, dtype=np.int64)
         self.column_of[self.columns] = np.arange(len(self.columns))
-        self.items_t = np.ascontiguousarray(np.asarray(item_factors, dtype=np.float32)[self.columns].T)
+        items = np.asarray(item_factors, dtype=np.float32)
+        # every product in the pool: the factors as they are (a transposed view, no copy: a multi-model
+        # worker keeps one ranker per model); else the pool's columns, copied contiguous
+        self.items_t = items.T if len(self.columns) == n_products else np.ascontiguousarray(items[self.columns].T)
         self.forced_t = np.ascontiguousarray(np.asarray(item_factors, dtype=np.float32)[self.forced].T)
         new_cols = self.column_of[np.asarray([] if new is None else new, dtype=np.int64)]
         self.new_columns = new_cols[new_cols >= 0]

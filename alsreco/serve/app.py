@@ -41,11 +41,12 @@ class ModelHolder:
         return self.recommender
 
     def load(self) -> None:
+        started = time.monotonic()
         try:
             self.recommender = Recommender(load_model(self.model_dir, mmap=True))
-            log.info("loaded model %s from %s: %d customers, %d products, rank %d", self.recommender.version,
-                     self.model_dir, len(self.recommender.customer_index), len(self.recommender.product_ids),
-                     self.recommender.model.rank)
+            log.info("loaded model %s from %s in %.2fs: %d customers, %d products, rank %d", self.recommender.version,
+                     self.model_dir, time.monotonic() - started, len(self.recommender.customer_index),
+                     len(self.recommender.product_ids), self.recommender.model.rank)
         except ModelError as exc:
             self.reason = str(exc)
             log.warning("no model: %s", exc)
