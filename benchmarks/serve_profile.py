@@ -219,8 +219,12 @@ def main(argv: list[str] | None = None) -> int:
                        "cpu_us_per_request": {k: sum(v for r, v in c.items() if r != "requests")
                                               for k, c in cpu.items()}, "cpu_by_process": cpu}
         shutil.rmtree(tmp, ignore_errors=True)
-    common.write_result(args.results, "serve_profile-smoke" if args.smoke else "serve_profile",
-                        {"concurrency": 4, "duration_seconds": seconds, "runs": runs})
+    name = "serve_profile-smoke" if args.smoke else "serve_profile"
+    previous = args.results / f"{name}.json"
+    if not args.baseline and previous.is_file():  # keep the last baseline (the "before" of the profile)
+        kept = {k: v for k, v in json.loads(previous.read_text())["runs"].items() if k.startswith("baseline")}
+        runs = {**kept, **runs}
+    common.write_result(args.results, name, {"concurrency": 4, "duration_seconds": seconds, "runs": runs})
     return 0
 
 
