@@ -322,7 +322,7 @@ def _pipeline_steps(pp: dict[str, Any]) -> str:
     return f"The plain-PySpark pipeline took {pp['wall_seconds']:.1f} s ({steps}). "
 
 
-def limits_section(t: dict[str, Any] | None, s: dict[str, Any] | None) -> str:
+def limits_section(t: dict[str, Any] | None, s: dict[str, Any] | None, prof: dict[str, Any] | None = None) -> str:
     """For each goal not met, what the measurements say limits it (derived from the same run)."""
     lines = []
     for r in (t or {}).get("sizes", []):
@@ -361,12 +361,14 @@ def limits_section(t: dict[str, Any] | None, s: dict[str, Any] | None) -> str:
         if not (sv["met"] and g["p99_ms_at_16"]["met"]):
             per = "; ".join(f"c={c}: {single[c]['rps']:.0f} vs {ceiling[c]['rps']:.0f} req/s"
                             for c in sorted(single) if c in ceiling)
+            from .report_serve import limits_text  # from the worker profile, when there is one
+            why = limits_text(prof) or (
+                f"Scoring itself is cheap ({one} ms per customer in process, sample model), so the gap is per-request "
+                f"Python work in the {s['workers']} {s.get('worker_class', 'sync')} gunicorn workers (Flask request "
+                "handling, JSON decode/encode, rules, the per-request log line)")
             lines.append(
                 f"- **serving** (load {s['load']['single'][0]['loadavg_before'][0]} before the runs): single-customer "
-                f"vs {what} at equal concurrency: {per}. Scoring itself is cheap ({one} ms per customer in process, "
-                f"sample model), so the gap is per-request Python work in the {s['workers']} "
-                f"{s.get('worker_class', 'sync')} gunicorn workers (Flask request handling, JSON decode/encode, "
-                "rules, the per-request log line) on 2 cores that nginx and wrk share; past "
+                f"vs {what} at equal concurrency: {per}. {why} on 2 cores that nginx and wrk share; past "
                 f"{s['workers']} concurrent requests, requests queue, which sets the p99 at concurrency 16"
                 + (f" -- even the no-op through the stack has p99 {ceiling[16]['p99_ms']:.1f} ms at concurrency 16 "
                    f"({ceiling[16]['rps']:.0f} req/s), so on this machine the p99 goal is below the stack's own "
@@ -418,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         parts.append("## Goals\n\n" + _table(["goal", "measured", "distance to goal", "status"], goals) + "\n")
     if docs:
         parts.append(machine_section(docs))
-    limits = limits_section(t, s)
+    limits = limits_section(t, s, _load(args.results, "serve_profile" + suffix))
     if limits:
         parts.append(limits)
     parts += [qs, ts, scs, ss, cas]

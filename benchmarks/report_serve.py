@@ -82,6 +82,20 @@ def profile_section(p: dict[str, Any] | None) -> str:
     return "\n".join(out) + "\n"
 
 
+def limits_text(p: dict[str, Any] | None) -> str:
+    """What the worker profile says limits the single-customer ratio (for "What limits the goals not met")."""
+    run = (p or {}).get("runs", {}).get("this checkout")
+    if not run:
+        return ""
+    cpu, prof = run["cpu_us_per_request"], run["profile"]
+    gunicorn = prof["stack"]["stages"].get("gunicorn: HTTP parsing, sockets", 0)
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in prof["single"]["stages"].items() if v >= 0.03)
+    return (f"CPU per request through the stack (commit `{run['commit']}`): {cpu['stack']} µs for the no-op, "
+            f"{cpu['single']} µs for one customer; the no-op's time is {gunicorn:.0%} gunicorn's own HTTP handling in "
+            f"Python. A single-customer request's worker time goes to: {shares}. To reach the ratio the whole "
+            f"request would have to cost at most {cpu['stack'] / 0.85 - cpu['stack']:.0f} µs more than the no-op")
+
+
 # ----------------------------------------------------------------------------- start-up
 def startup_section(st: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
     if not st:

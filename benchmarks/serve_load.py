@@ -327,6 +327,13 @@ def load_test(serve: Serve, customer_ids: list[str], concurrency: list[int], dur
 
 # ----------------------------------------------------------------------------- in-process
 def in_process(products_list: list[int], customers: int, rank: int, tmp: Path, repeats: int) -> list[dict[str, Any]]:
+    """With one BLAS thread, as in a serving worker (alsreco.serve.gunicorn.worker_env)."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _in_process(products_list, customers, rank, tmp, repeats)
+
+
+def _in_process(products_list: list[int], customers: int, rank: int, tmp: Path, repeats: int) -> list[dict[str, Any]]:
     from alsreco.core.artifact import load_model, write_model
     from alsreco.core.recommender import Recommender
     from alsreco.core.rules import Request

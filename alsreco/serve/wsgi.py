@@ -69,7 +69,9 @@ class Protocol:
         status, body, ctype, headers, customers, target = handler(environ, name)
         if path != "/ping":  # health checks every few seconds would drown the log
             self.log(method, path, status, started, customers, target)
-        return self._send(start_response, status, b"" if head else body, ctype, headers)
+        if head and isinstance(body, bytes):  # HEAD: GET's headers (its Content-Length too), no body
+            return self._send(start_response, status, body, ctype, headers, head=True)
+        return self._send(start_response, status, body, ctype, headers)
 
     # ------------------------------------------------------------------ routes
     def ping(self, environ: dict, _name) -> tuple:
@@ -139,12 +141,13 @@ class Protocol:
         return status, error_body(status, message), "application/json", headers, 0, target
 
     @staticmethod
-    def _send(start_response: Callable, status: int, body, ctype: str, headers: list) -> Iterable[bytes]:
-        head = [("Content-Type", ctype), *headers]
+    def _send(start_response: Callable, status: int, body, ctype: str, headers: list,
+              head: bool = False) -> Iterable[bytes]:
+        fields = [("Content-Type", ctype), *headers]
         if isinstance(body, bytes):
-            start_response(_STATUS.get(status, f"{status} UNKNOWN"), head + [("Content-Length", str(len(body)))])
-            return [body]
-        start_response(_STATUS.get(status, f"{status} UNKNOWN"), head)
+            start_response(_STATUS.get(status, f"{status} UNKNOWN"), fields + [("Content-Length", str(len(body)))])
+            return [b""] if head else [body]
+        start_response(_STATUS.get(status, f"{status} UNKNOWN"), fields)
         return body
 
     @staticmethod
