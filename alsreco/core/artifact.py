@@ -210,12 +210,17 @@ def _load(model_dir: Path, mmap: bool, check_content: bool = True) -> Model:
         except (ValueError, OSError, EOFError, MemoryError) as exc:
             raise ModelError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
     try:
-        z = np.load(model_dir / PURCHASES, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise ValueError("not an .npz archive")
-        with z:
-            shape = tuple(int(x) for x in z["shape"])
-            purchases = Purchases(z["indptr"], z["indices"], z["data"], shape)  # type: ignore[arg-type]
+        mapped = _mapped_npz(model_dir / PURCHASES) if mmap else None
+        if mapped is not None:  # the arrays memory-mapped in the archive: shared by every process serving it
+            shape = tuple(int(x) for x in mapped["shape"])
+            purchases = Purchases(mapped["indptr"], mapped["indices"], mapped["data"], shape)
+        else:
+            z = np.load(model_dir / PURCHASES, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with z:
+                shape = tuple(int(x) for x in z["shape"])
+                purchases = Purchases(z["indptr"], z["indices"], z["data"], shape)  # type: ignore[arg-type]
     except (KeyError, ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
         raise ModelError(f"cannot read {model_dir / PURCHASES}: {type(exc).__name__}: {exc}") from None
     for name in ("user_factors", "item_factors"):
@@ -236,6 +241,38 @@ def _load(model_dir: Path, mmap: bool, check_content: bool = True) -> Model:
         raise ModelError(f"{meta_path}: als.fits = {fits} must be at least 1 and divide the factors' {model.rank} "
                          "columns (a model of several ALS fits stores them side by side)")
     return model
+
+
+def _mapped_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """The members of an uncompressed .npz (what np.savez writes) memory-mapped in place, or None when the
+    archive is anything else (compressed, not a zip, odd headers): np.load then reads it, with its errors."""
+    try:
+        out = {}
+        with zipfile.ZipFile(path) as zf, open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            for info in zf.infolist():
+                if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                    return None
+                fh.seek(info.header_offset)
+                local = fh.read(30)  # the local file header: its name and extra field lengths at 26 and 28
+                if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                    return None
+                fh.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                        + int.from_bytes(local[28:30], "little"))
+                version = np.lib.format.read_magic(fh)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    return None
+                shape, fortran, dtype = read_header(fh)
+                count = int(np.prod(shape, dtype=np.int64))
+                if dtype.hasobject or fh.tell() + count * dtype.itemsize > size:
+                    return None
+                out[info.filename[:-4]] = np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape,
+                                                    order="F" if fortran else "C") if count else np.zeros(shape, dtype)
+        return out if {"indptr", "indices", "data", "shape"} <= set(out) else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 # What each array must hold: numpy dtype kinds (f float, i/u integer, U text, M datetime64).

@@ -1,7 +1,7 @@
 """One worker's attached models: the Recommenders it serves, least recently used first out.
 
 A model loaded by any worker is in the host's registry; a worker attaches it on its first request for
-it (memory-maps the files another worker validated, builds its own indexes) and keeps it while it is
+it (memory-maps the files another worker validated, builds its own id indexes) and keeps it while it is
 used. What the attached models hold beyond the shared files is bounded by the worker's share of the
 budget: past it the idle models used longest ago are dropped (they stay loaded on the host and are
 attached again when asked for). A model unloaded by another worker is dropped within a second by a

@@ -37,8 +37,8 @@ def model_path(url: str) -> Path:
 
 
 def mapped_bytes(path: Path) -> int:
-    """The memory-mapped part of a model: its .npy files (purchases.npz and metadata are read into memory)."""
-    return sum(p.stat().st_size for p in path.glob("*.npy"))
+    """The memory-mapped part of a model: its .npy files and purchases.npz (metadata.json is read)."""
+    return sum(p.stat().st_size for pattern in ("*.npy", "*.npz") for p in path.glob(pattern))
 
 
 def build(path: Path, check_content: bool = True) -> Recommender:

@@ -7,7 +7,7 @@ attaches it on its first request (serve/models/cache.py). Changes happen under a
 (`flock`), and a load holds a per-name lock, so concurrent loads of one name do the work once.
 
 The budget (`Budget`): the models' mapped files (shared by all workers through the page cache) must
-fit its shared part; each worker keeps attached models' own memory (indexes, the purchases matrix)
+fit its shared part; each worker keeps attached models' own memory (id indexes, lists of ids and names)
 inside its cache share. A load that does not fit is refused (507), so SageMaker unloads others.
 """
 from __future__ import annotations
