@@ -64,11 +64,13 @@ def _first_line(cmd: list[str]) -> str:
 
 
 def git_commit() -> str:
-    """This checkout's short commit, "+changes" when its tracked files differ from it ("" outside git)."""
+    """This checkout's short commit, "+changes" when its tracked files differ from it ("" outside git); the
+    benchmarks' own outputs (results, RESULTS.md, plots) do not count."""
     head = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     if not head or " " in head:  # not a repository (git's message instead of a hash)
         return ""
-    changed = _first_line(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    changed = _first_line(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                           ":!benchmarks/results", ":!benchmarks/RESULTS.md", ":!benchmarks/plots"])
     return head + ("+changes" if changed else "")
 
 
