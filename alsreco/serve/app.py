@@ -119,6 +119,6 @@ def _multi_model(app: Flask, settings: Settings, state_dir: Path | None) -> Mode
     app.extensions["alsreco.models"] = models
     app.register_blueprint(models_api.bp)
     b = registry.budget
-    log.info("multi-model endpoint: %.0f MB for models (%.0f MB for their files, %.0f MB per worker for the models "
-             "it serves)", b.total / MIB, b.shared / MIB, b.per_worker / MIB)
+    log.info("multi-model endpoint: %.0f MB for models: their files, and what these leave split between %d "
+             "workers for the models each serves", b.total / MIB, b.workers)
     return models

@@ -15,7 +15,7 @@ from alsreco.core.artifact import write_model
 from alsreco.core.settings import Settings
 from alsreco.serve.app import create_app
 from alsreco.serve.models.loading import mapped_bytes, measured
-from alsreco.serve.models.registry import CACHE_SHARE, MIB, Budget, Entry, Registry
+from alsreco.serve.models.registry import MIB, Budget, Entry, Registry
 from tests.unit.conftest import VERSION, random_model, write_synthetic
 
 MME = Settings(multi_model=True, model_memory_mb=256, workers=2)
@@ -117,19 +117,19 @@ def test_loading_past_the_budget_is_507_and_what_is_loaded_keeps_serving(tmp_pat
     first = tmp_path / "big-0"
     write_model(random_model(n_customers=6000, n_products=3000, rank=64), first)
     mapped, private = mapped_bytes(first), measured(first)[1]
-    settings = MME.with_(workers=1, model_memory_mb=1 + int(max(2.5 * mapped / (1 - CACHE_SHARE),
-                                                                1.2 * private / CACHE_SHARE) / MIB))
-    fit = int(Budget.of(settings).shared // mapped)
-    copies = [first] + [tmp_path / f"big-{i}" for i in range(1, fit + 2)]
+    settings = MME.with_(workers=2, model_memory_mb=1 + int((2.5 * mapped + 2 * private) / MIB))
+    copies = [first] + [tmp_path / f"big-{i}" for i in range(1, 8)]
     for d in copies[1:]:  # the same files under other names
         d.mkdir()
         for f in first.iterdir():
             os.link(f, d / f.name)
     client = create_app(settings=settings, state_dir=tmp_path / "m").test_client()
-    statuses = [load(client, f"m{i}", copies[i]).status_code for i in range(fit + 1)]
-    assert statuses == [200] * fit + [507], statuses
+    statuses = [load(client, f"m{i}", copies[i]).status_code for i in range(len(copies))]
+    fit = statuses.index(507)
+    assert fit >= 2 and statuses == [200] * fit + [507] * (len(copies) - fit), statuses
+    assert (fit + 1) * mapped + 2 * private > settings.model_memory_mb * MIB * 0.9  # refused near the budget
     error = load(client, "again", copies[-1]).get_json()["error"]
-    assert "MB" in error and "unload" in error
+    assert "MB" in error and "unload" in error and "ALSRECO_MODEL_MEMORY_MB" in error
     assert all(invoke(client, f"m{i}", {"customer_id": "C5"}).status_code == 200 for i in range(fit))
     client.delete("/models/m0")
     assert load(client, f"m{fit}", copies[fit]).status_code == 200  # room again once SageMaker unloads one
@@ -175,17 +175,22 @@ def test_list_models_pages_with_next_page_token(tmp_path):
     assert client.get("/models?next_page_token=%%%").status_code == 400
 
 
-def test_a_worker_drops_idle_models_past_its_share_and_attaches_them_again(tmp_path, shops):
-    settings = MME.with_(model_memory_mb=1)  # a worker keeps ~0.15 MB: about one synthetic model
+def test_a_worker_drops_idle_models_past_its_share_and_attaches_them_again(tmp_path):
+    models = []
+    for i in range(5):  # ~0.45 MB of files and ~0.3 MB a worker each: a 3 MB budget leaves room for two
+        models.append(tmp_path / f"r{i}")
+        write_model(random_model(n_customers=1500, n_products=600, rank=8, reco_item=3 + i), models[-1])
+    settings = MME.with_(model_memory_mb=3, workers=1)
     loader, server = (create_app(settings=settings, state_dir=tmp_path / "m") for _ in range(2))
-    for i in range(4):
-        assert load(loader.test_client(), f"s{i}", shops[i]).status_code == 200
+    for i in range(5):
+        assert load(loader.test_client(), f"s{i}", models[i]).status_code == 200
     client, cache = server.test_client(), server.extensions["alsreco.models"]
     for _ in range(3):
-        for i in range(4):
-            assert len(invoke(client, f"s{i}").get_json()["predictions"][0]["recommendations"]) == 3 + i
-    assert cache.held() <= cache.capacity or len(cache.attached) == 1
-    assert cache.evictions > 0 and cache.attaches > 4 and len(cache.attached) < 4
+        for i in range(5):
+            resp = invoke(client, f"s{i}", {"customer_id": "C7"})
+            assert len(resp.get_json()["predictions"][0]["recommendations"]) == 3 + i
+    assert cache.held() <= cache.registry.worker_room() or len(cache.attached) == 1
+    assert cache.evictions > 0 and cache.attaches > 5 and len(cache.attached) < 5
 
 
 def test_an_unloaded_model_leaves_every_worker_within_a_sweep(tmp_path, shops):

@@ -2,10 +2,11 @@
 
 A model loaded by any worker is in the host's registry; a worker attaches it on its first request for
 it (memory-maps the files another worker validated, builds its own id indexes) and keeps it while it is
-used. What the attached models hold beyond the shared files is bounded by the worker's share of the
-budget: past it the idle models used longest ago are dropped (they stay loaded on the host and are
-attached again when asked for). A model unloaded by another worker is dropped within a second by a
-sweeper thread, so its memory is given back although this worker may get no request for it.
+used. What the attached models hold beyond the shared files is bounded by the worker's share of what the
+loaded models' files leave of the budget: past it the idle models used longest ago are dropped (they
+stay loaded on the host and are attached again when asked for). A model unloaded by another worker is
+dropped within a second by a sweeper thread, so its memory is given back although this worker may get no
+request for it.
 """
 from __future__ import annotations
 
@@ -34,7 +35,6 @@ class Attached:
 class ModelCache:
     def __init__(self, registry: Registry):
         self.registry = registry
-        self.capacity = registry.budget.per_worker
         self.attached: OrderedDict[str, Attached] = OrderedDict()
         self.lock = threading.RLock()
         self.attaches = self.evictions = 0
@@ -94,12 +94,13 @@ class ModelCache:
     def _keep(self, name: str, attached: Attached) -> None:
         self._drop(name)
         self.attached[name] = attached
-        while len(self.attached) > 1 and self.held() > self.capacity:
+        room = self.registry.worker_room()
+        while len(self.attached) > 1 and self.held() > room:
             oldest = next(iter(self.attached))
             self._drop(oldest)
             self.evictions += 1
             log.info("worker %d dropped idle model %r (%.1f MB held of %.0f MB)", os.getpid(), oldest[:200],
-                     self.held() / MIB, self.capacity / MIB)
+                     self.held() / MIB, room / MIB)
 
     def _drop(self, name: str) -> None:
         self.attached.pop(name, None)

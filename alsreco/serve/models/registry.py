@@ -6,9 +6,10 @@ worker: a worker validates the model once, measures it and registers it here, an
 attaches it on its first request (serve/models/cache.py). Changes happen under a host-wide lock
 (`flock`), and a load holds a per-name lock, so concurrent loads of one name do the work once.
 
-The budget (`Budget`): the models' mapped files (shared by all workers through the page cache) must
-fit its shared part; each worker keeps attached models' own memory (id indexes, lists of ids and names)
-inside its cache share. A load that does not fit is refused (507), so SageMaker unloads others.
+The budget (`Budget`): the loaded models' mapped files (shared by all workers through the page cache)
+come first; what they leave is split between the workers for the models each keeps attached (its own id
+indexes, lists of ids and names). A load is refused (507), so that SageMaker unloads others, when its
+files and one worker's share of it per worker would not fit next to the loaded models' files.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from ...core.settings import Settings
 from ...train.spark.resources import memory_limit_bytes
 
 MIB = 1024 * 1024
-CACHE_SHARE = 0.3  # of the budget: the workers' attached models (LRU, serve/models/cache.py)
 ENTRIES = "entries"
 LOCKS = "locks"
 
@@ -46,15 +46,13 @@ class Budget:
             total = int(settings.model_memory_fraction * (limit if limit is not None else memory_limit_bytes()))
         return cls(total, max(1, settings.workers))
 
-    @property
-    def shared(self) -> int:
-        """For the mapped files of all loaded models."""
-        return int(self.total * (1 - CACHE_SHARE))
+    def per_worker(self, mapped: int) -> int:
+        """For the models one worker keeps attached, when the loaded models' files take `mapped` bytes."""
+        return max(0, (self.total - mapped) // self.workers)
 
-    @property
-    def per_worker(self) -> int:
-        """For the models one worker keeps attached."""
-        return int(self.total * CACHE_SHARE / self.workers)
+    def fits(self, mapped: int, new_mapped: int, new_private: int) -> bool:
+        """Does a model fit next to loaded files of `mapped` bytes: its files, and each worker able to attach it?"""
+        return mapped + new_mapped + self.workers * new_private <= self.total
 
 
 @dataclass(frozen=True)
@@ -90,6 +88,7 @@ class Registry:
         self.locks = self.root / LOCKS
         self.entries.mkdir(parents=True, exist_ok=True)
         self.locks.mkdir(parents=True, exist_ok=True)
+        self._mapped: tuple[int, int] = (-1, 0)  # (version, bytes)
 
     # ------------------------------------------------------------------ reading
     def path(self, name: str) -> Path:
@@ -124,7 +123,15 @@ class Registry:
         return os.stat(self.entries).st_mtime_ns
 
     def mapped(self) -> int:
-        return sum(e.mapped_bytes for e in self.all())
+        """The loaded models' mapped bytes (read again only when a model was loaded or unloaded since)."""
+        version = self.version()
+        if self._mapped[0] != version:
+            self._mapped = (version, sum(e.mapped_bytes for e in self.all()))
+        return self._mapped[1]
+
+    def worker_room(self) -> int:
+        """What one worker may keep attached now."""
+        return self.budget.per_worker(self.mapped())
 
     # ------------------------------------------------------------------ changing
     @contextlib.contextmanager
@@ -141,12 +148,11 @@ class Registry:
     def check_room(self, mapped_bytes: int, private_bytes: int = 0) -> None:
         """OverBudget when a model of this size would not fit next to the loaded ones."""
         used = self.mapped()
-        if used + mapped_bytes > self.budget.shared:
-            raise OverBudget(f"its files take {mapped_bytes / MIB:.1f} MB and the {len(self.all())} loaded models "
-                             f"{used / MIB:.1f} MB of the {self.budget.shared / MIB:.0f} MB for model files")
-        if private_bytes > self.budget.per_worker:
-            raise OverBudget(f"a worker needs {private_bytes / MIB:.1f} MB to serve it, more than the "
-                             f"{self.budget.per_worker / MIB:.0f} MB each worker keeps for models")
+        if not self.budget.fits(used, mapped_bytes, private_bytes):
+            b = self.budget
+            raise OverBudget(f"its files take {mapped_bytes / MIB:.1f} MB and each of the {b.workers} workers needs "
+                             f"{private_bytes / MIB:.1f} MB to serve it, next to {used / MIB:.1f} MB of loaded models' "
+                             f"files, in a budget of {b.total / MIB:.0f} MB (ALSRECO_MODEL_MEMORY_MB / _FRACTION)")
 
     def register(self, entry: Entry) -> None:
         """Record a loaded model (Conflict if the name is taken, OverBudget if it does not fit)."""
