@@ -87,7 +87,9 @@ RUN pip install --no-cache-dir --no-deps /opt/program/src \
 RUN python -m alsreco.train.warmup \
  && find "$VIRTUAL_ENV" -name '__pycache__' -type d -prune -exec rm -rf {} +
 
+# multi-models: the image implements SageMaker's multi-model contract (SAGEMAKER_MULTI_MODEL=true, docs/deploy.md)
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      com.amazonaws.sagemaker.capabilities.multi-models=true \
       org.opencontainers.image.title="alsreco" \
       org.opencontainers.image.description="Spark ALS product recommendations (SageMaker BYOC)" \
       org.opencontainers.image.licenses="Apache-2.0"

@@ -120,6 +120,9 @@ bench: bench-deps
 	$(BIN)/python -m benchmarks.tune_scale
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m benchmarks.train_speed
 	$(BIN)/python -m benchmarks.serve_load
+	$(BIN)/python -m benchmarks.serve_profile
+	$(BIN)/python -m benchmarks.serve_startup
+	$(BIN)/python -m benchmarks.serve_mme
 	$(BIN)/python -m benchmarks.catalog
 	$(BIN)/python -m benchmarks.events_live
 	$(BIN)/python -m benchmarks.report
@@ -133,8 +136,12 @@ bench-train: bench-deps
 	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python -m benchmarks.train_speed
 	$(BIN)/python -m benchmarks.report
 
+# bench-serve: serving under load and its goals, a worker profile, then (Docker) start-up and multi-model endpoints
 bench-serve: bench-deps
 	$(BIN)/python -m benchmarks.serve_load
+	$(BIN)/python -m benchmarks.serve_profile
+	$(BIN)/python -m benchmarks.serve_startup
+	$(BIN)/python -m benchmarks.serve_mme
 	$(BIN)/python -m benchmarks.report
 
 bench-scale: bench-deps

@@ -64,11 +64,13 @@ def _first_line(cmd: list[str]) -> str:
 
 
 def git_commit() -> str:
-    """This checkout's short commit, "+changes" when its tracked files differ from it ("" outside git)."""
+    """This checkout's short commit, "+changes" when its tracked files differ from it ("" outside git); the
+    benchmarks' own outputs (results, RESULTS.md, plots) do not count."""
     head = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     if not head or " " in head:  # not a repository (git's message instead of a hash)
         return ""
-    changed = _first_line(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    changed = _first_line(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                           ":!benchmarks/results", ":!benchmarks/RESULTS.md", ":!benchmarks/plots"])
     return head + ("+changes" if changed else "")
 
 
@@ -372,3 +374,18 @@ def mean_std(values: list[float]) -> dict[str, float]:
             "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0,
             "min": float(a.min()) if len(a) else float("nan"),
             "max": float(a.max()) if len(a) else float("nan"), "n": int(len(a))}
+
+
+def copy_model(src: Path, dest: Path, version: str, link: bool = False) -> Path:
+    """A copy of the model directory `src` at `dest` whose metadata.json says `model_version` = `version`
+    (the many models of a multi-model endpoint). `link`: hard-link the array files instead of copying
+    them (cheap, but the copies then share their pages: not for memory measurements)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in Path(src).iterdir():
+        if f.is_file() and f.name != "metadata.json":
+            os.link(f, dest / f.name) if link else shutil.copyfile(f, dest / f.name)
+    meta = json.loads((Path(src) / "metadata.json").read_text())
+    meta["model_version"] = version
+    (dest / "metadata.json").write_text(json.dumps(meta))
+    return dest

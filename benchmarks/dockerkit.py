@@ -5,6 +5,7 @@ engine never clobber each other's images, containers or networks; `Hosts` remove
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from . import common
 
@@ -62,6 +63,21 @@ def build_image(tag: str, context: Path, log: Path, timeout: float = 1800) -> fl
 def remove_image(tag: str) -> None:
     """This run's tag only; the layers stay cached."""
     subprocess.run(["docker", "rmi", tag], capture_output=True, timeout=120)
+
+
+@contextlib.contextmanager
+def bench_image(prefix: str, log: Path) -> Iterator[str]:
+    """The image a benchmark runs: `ALSRECO_BENCH_IMAGE` as is, else this checkout built under a per-run tag
+    (removed afterwards; the layers stay cached)."""
+    given = os.environ.get("ALSRECO_BENCH_IMAGE") or ""
+    tag = given or f"alsreco:{unique(prefix)}"
+    if not given:
+        build_image(tag, common.REPO, log)
+    try:
+        yield tag
+    finally:
+        if not given:
+            remove_image(tag)
 
 
 def stop_container(name: str, grace: int) -> tuple[float, dict, str]:
@@ -229,6 +245,11 @@ class MemorySampler:
             head, _, body = chunk.partition("\n")
             out[head.strip()] = body
         return out
+
+    def now(self) -> dict[str, float]:
+        """One reading, in MB: usage, working set (usage minus inactive file cache) and anonymous memory."""
+        got = _parse(self._read())
+        return {k: round(got.get(k, 0) / MB, 1) for k in ("usage", "working_set", "anon")}
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -39,9 +39,11 @@ from typing import Any
 import numpy as np
 
 from . import catalog as catalog_files
+from . import model_checks
 from .catalog import Catalog
 from .errors import ModelError
-from .model_checks import KINDS, check_array, check_content, check_metadata
+from .model_checks import KINDS, check_array, check_metadata
+from .npz_map import mapped_npz
 
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
@@ -178,20 +180,23 @@ def remove_staging(model_dir: Path) -> None:
         shutil.rmtree(item, ignore_errors=True)
 
 
-def load_model(model_dir: Path, mmap: bool = True) -> Model:
+def load_model(model_dir: Path, mmap: bool = True, check_content: bool = True) -> Model:
     """Load and validate a model; raise ModelError saying what is missing or wrong. Whatever the
     files hold (truncated, empty, another JSON type, arrays of the wrong shape), the caller gets a
-    ModelError with a reason, never another exception."""
+    ModelError with a reason, never another exception. `check_content=False` skips the pass over the
+    values (finite factors, unique ids, a valid purchases matrix) for files already checked once on this
+    host (a multi-model endpoint's workers attaching a model another worker loaded); shapes, types and
+    metadata are still checked."""
     model_dir = Path(model_dir)
     try:
-        return _load(model_dir, mmap)
+        return _load(model_dir, mmap, check_content)
     except ModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt content of any kind is a bad model
         raise ModelError(f"model at {model_dir} is unreadable: {type(exc).__name__}: {exc}") from None
 
 
-def _load(model_dir: Path, mmap: bool) -> Model:
+def _load(model_dir: Path, mmap: bool, check_content: bool = True) -> Model:
     meta_path = model_dir / METADATA
     if not model_dir.is_dir():
         raise ModelError(f"no model directory at {model_dir}")
@@ -218,12 +223,17 @@ def _load(model_dir: Path, mmap: bool) -> Model:
         except (ValueError, OSError, EOFError, MemoryError) as exc:
             raise ModelError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
     try:
-        z = np.load(model_dir / PURCHASES, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise ValueError("not an .npz archive")
-        with z:
-            shape = tuple(int(x) for x in z["shape"])
-            purchases = Purchases(z["indptr"], z["indices"], z["data"], shape)  # type: ignore[arg-type]
+        mapped = mapped_npz(model_dir / PURCHASES) if mmap else None
+        if mapped is not None:  # the arrays memory-mapped in the archive: shared by every process serving it
+            shape = tuple(int(x) for x in mapped["shape"])
+            purchases = Purchases(mapped["indptr"], mapped["indices"], mapped["data"], shape)
+        else:
+            z = np.load(model_dir / PURCHASES, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with z:
+                shape = tuple(int(x) for x in z["shape"])
+                purchases = Purchases(z["indptr"], z["indices"], z["data"], shape)  # type: ignore[arg-type]
     except (KeyError, ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
         raise ModelError(f"cannot read {model_dir / PURCHASES}: {type(exc).__name__}: {exc}") from None
     for name in ("user_factors", "item_factors"):
@@ -237,7 +247,8 @@ def _load(model_dir: Path, mmap: bool) -> Model:
     model = Model(purchases=purchases, metadata=metadata, **arrays)
     model.catalog = catalog_files.load(model_dir, len(model.product_ids), mmap)
     model.validate()
-    check_content(model, model_dir)
+    if check_content:
+        model_checks.check_content(model, model_dir)
     check_metadata(metadata, meta_path)
     fits = (metadata.get("als") or {}).get("fits", 1)
     if fits < 1 or model.rank % fits:

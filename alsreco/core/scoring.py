@@ -10,6 +10,7 @@ whatever the catalogue size; the score buffer is allocated once and reused.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -70,13 +71,18 @@ class BlockRanker:
         self.users = user_factors
         self.purchases = purchases if exclude_purchased else None
         self.reason = reason
-        self.forced = np.asarray([] if forced is None else forced, dtype=np.int64)[:self.n]
+        self._forced_all = np.asarray([] if forced is None else forced, dtype=np.int64)
+        self._include_new = max(0, int(include_new))
+        self.forced = self._forced_all[:self.n]
         pool = np.ones(n_products, dtype=bool) if blocked is None else ~np.asarray(blocked, dtype=bool)
         pool[self.forced] = False
         self.columns = np.flatnonzero(pool)  # product per score column, ascending: ties by product index
         self.column_of = np.full(n_products, -1, dtype=np.int64)
         self.column_of[self.columns] = np.arange(len(self.columns))
-        self.items_t = np.ascontiguousarray(np.asarray(item_factors, dtype=np.float32)[self.columns].T)
+        items = np.asarray(item_factors, dtype=np.float32)
+        # every product in the pool: the factors as they are (a transposed view, no copy: a multi-model
+        # worker keeps one ranker per model); else the pool's columns, copied contiguous
+        self.items_t = items.T if len(self.columns) == n_products else np.ascontiguousarray(items[self.columns].T)
         self.forced_t = np.ascontiguousarray(np.asarray(item_factors, dtype=np.float32)[self.forced].T)
         bias = None if bias is None else np.asarray(bias, dtype=np.float32)
         self.bias = None if bias is None else bias[self.columns]  # per score column
@@ -85,8 +91,22 @@ class BlockRanker:
         self.new_columns = new_cols[new_cols >= 0]
         self.n_model = self.n - len(self.forced)
         self.n_new = min(max(0, int(include_new)), self.n_model) if len(self.new_columns) else 0
+        self.cells, self.max_rows = cells, max_rows
         self.rows = block_rows(len(self.columns), self.n, cells, max_rows)
         self._buf: np.ndarray | None = None
+
+    def for_n(self, n: int) -> "BlockRanker | None":
+        """This ranker for lists of `n`, sharing its pool arrays (the factor copy is the costly part), or
+        None when the forced products do not all fit both lengths (the pool then differs: build anew)."""
+        n = max(0, int(n))
+        if len(self._forced_all) > min(n, self.n):
+            return None
+        other = copy.copy(self)
+        other.n, other.n_model = n, n - len(self.forced)
+        other.n_new = min(self._include_new, other.n_model) if len(self.new_columns) else 0
+        other.rows = block_rows(len(self.columns), n, self.cells, self.max_rows)
+        other._buf = None
+        return other
 
     def blocks(self, customers: np.ndarray) -> Iterator[np.ndarray]:
         customers = np.asarray(customers, dtype=np.int64)
@@ -108,6 +128,11 @@ class BlockRanker:
         out = np.where(np.take_along_axis(valid, order, axis=1), np.take_along_axis(products, order, axis=1), -1)
         return out[:, :self.n]
 
+    def picks(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """rows x width (products, scores, valid, reasons) of a block, one row per customer in `chunk`, each
+        row in list order (forced, new, model picks) with `valid` marking the entries that are listed."""
+        return self._picks(np.asarray(chunk, dtype=np.int64))
+
     # ----------------------------------------------------------------- internals
     def _scores(self, chunk: np.ndarray) -> np.ndarray:
         rows = len(chunk)
@@ -118,7 +143,10 @@ class BlockRanker:
         np.matmul(users, self.items_t, out=keys)
         if self.bias is not None:
             keys += self.bias
-        if self.purchases is not None and rows:
+        if self.purchases is not None and rows == 1:  # one customer (a real-time request): no block index
+            c = self.column_of[self.purchases.row(int(chunk[0]))]
+            keys[0, c[c >= 0]] = -np.inf
+        elif self.purchases is not None and rows:
             r, c = self.purchases.block_cells(chunk)
             c = self.column_of[c]
             keep = c >= 0
@@ -148,8 +176,12 @@ class BlockRanker:
             parts.append((self.columns[cols], np.take_along_axis(new_keys, idx, axis=1), ok, NEW_PRODUCT))
             taken = ok.sum(axis=1)
         idx, ok = top_k(keys, self.n_model, self.threads)
-        ok &= np.arange(idx.shape[1]) < (self.n_model - taken)[:, None]
-        parts.append((self.columns[idx], np.take_along_axis(keys, idx, axis=1), ok, self.reason))
+        if parts:
+            ok &= np.arange(idx.shape[1]) < (self.n_model - taken)[:, None]
+        picked = keys[np.arange(rows)[:, None], idx]
+        if not parts:  # the model's picks only (no forced or new products): nothing to join
+            return self.columns[idx], picked, ok, np.full(idx.shape, self.reason, dtype=np.uint8)
+        parts.append((self.columns[idx], picked, ok, self.reason))
         return (np.concatenate([p[0] for p in parts], axis=1),
                 np.concatenate([p[1] for p in parts], axis=1),
                 np.concatenate([p[2] for p in parts], axis=1),

@@ -1,13 +1,16 @@
-"""The Flask app factory: `create_app()` loads the model once and registers the routes."""
+"""The app factory: `create_app()` loads the model once (or, on a multi-model endpoint, prepares the
+registry of loaded models) and puts the protocol routes (serve/wsgi.py) in front of the Flask app."""
 from __future__ import annotations
 
-import json
 import logging
+import shutil
+import tempfile
 import time
+import weakref
 from importlib import resources
 from pathlib import Path
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..core.artifact import load_model
@@ -15,7 +18,11 @@ from ..core.errors import ModelError
 from ..core.recommender import Recommender
 from ..core.settings import Settings
 from . import codecs
+from .models import api as models_api
+from .models.cache import ModelCache
+from .models.registry import MIB, Budget, Registry
 from .routes import bp
+from .wsgi import Protocol, error_body
 
 log = logging.getLogger("alsreco.serve")
 
@@ -34,11 +41,12 @@ class ModelHolder:
         return self.recommender
 
     def load(self) -> None:
+        started = time.monotonic()
         try:
             self.recommender = Recommender(load_model(self.model_dir, mmap=True))
-            log.info("loaded model %s from %s: %d customers, %d products, rank %d", self.recommender.version,
-                     self.model_dir, len(self.recommender.customer_index), len(self.recommender.product_ids),
-                     self.recommender.model.rank)
+            log.info("loaded model %s from %s in %.2fs: %d customers, %d products, rank %d", self.recommender.version,
+                     self.model_dir, time.monotonic() - started, len(self.recommender.customer_index),
+                     len(self.recommender.product_ids), self.recommender.model.rank)
         except ModelError as exc:
             self.reason = str(exc)
             log.warning("no model: %s", exc)
@@ -46,25 +54,31 @@ class ModelHolder:
 
 def error_response(status: int, message: str, model_version: str = "") -> Response:
     headers = {"X-Model-Version": model_version} if model_version else None
-    return Response(json.dumps({"error": message, "status": status}), status=status,
-                    mimetype="application/json", headers=headers)
+    return Response(error_body(status, message), status=status, mimetype="application/json", headers=headers)
 
 
-def create_app(model_dir: Path | str | None = None, settings: Settings | None = None) -> Flask:
+def create_app(model_dir: Path | str | None = None, settings: Settings | None = None,
+               state_dir: Path | None = None) -> Flask:
+    """The app for `settings`: one model from `model_dir` (default: the base dir's model/), or, with
+    `settings.multi_model`, the models SageMaker loads, registered in `state_dir` (shared by all
+    workers; a temporary directory of this app when None)."""
     settings = settings or Settings()
-    holder = ModelHolder(Path(model_dir) if model_dir is not None else settings.base_dir / "model")
-    holder.load()
-
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["alsreco.model"] = holder
     app.extensions["alsreco.settings"] = settings
     app.extensions["alsreco.openapi"] = resources.files("alsreco.serve").joinpath("openapi.yaml").read_text(
         encoding="utf-8")
     app.register_blueprint(bp)
+    holder, models = None, None
+    if settings.multi_model:
+        models = _multi_model(app, settings, state_dir)
+    else:
+        holder = ModelHolder(Path(model_dir) if model_dir is not None else settings.base_dir / "model")
+        holder.load()
+    app.extensions["alsreco.model"] = holder
 
     def version() -> str:
-        return holder.recommender.version if holder.recommender is not None else ""
+        return holder.recommender.version if holder is not None and holder.recommender is not None else ""
 
     @app.errorhandler(codecs.HttpError)
     def http_error(exc: codecs.HttpError) -> Response:
@@ -83,14 +97,28 @@ def create_app(model_dir: Path | str | None = None, settings: Settings | None = 
 
     @app.before_request
     def started() -> None:
-        g.started = time.perf_counter()
+        request.environ["alsreco.started"] = time.perf_counter()
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        if request.path != "/ping":  # health checks every few seconds would drown the log
-            ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-            log.info("%s %s %d %.1fms customers=%d", request.method, request.path, response.status_code, ms,
-                     g.get("customers", 0))
+        started = request.environ.get("alsreco.started", time.perf_counter())
+        Protocol.log(request.method, request.path, response.status_code, started, 0, None)
         return response
 
+    app.wsgi_app = Protocol(app.wsgi_app, settings, holder=holder, models=models)  # type: ignore[method-assign]
     return app
+
+
+def _multi_model(app: Flask, settings: Settings, state_dir: Path | None) -> ModelCache:
+    if state_dir is None:
+        state_dir = Path(tempfile.mkdtemp(prefix="alsreco-models-"))
+        weakref.finalize(app, shutil.rmtree, state_dir, ignore_errors=True)
+    registry = Registry(state_dir, Budget.of(settings))
+    models = ModelCache(registry)
+    app.extensions["alsreco.registry"] = registry
+    app.extensions["alsreco.models"] = models
+    app.register_blueprint(models_api.bp)
+    b = registry.budget
+    log.info("multi-model endpoint: %.0f MB for models: their files, and what these leave split between %d "
+             "workers for the models each serves", b.total / MIB, b.workers)
+    return models

@@ -18,6 +18,15 @@ def worker_class(settings: Settings) -> str:
     return "sync" if settings.threads == 1 else "gthread"
 
 
+def worker_env(settings: Settings) -> dict[str, str]:
+    """Environment for the gunicorn process: BLAS threads per worker (`Settings.blas_threads`, 1 by
+    default). The workers are the parallelism; OpenBLAS's own threads (one per core by default) in
+    every worker only contend - measured on 2 cores, 2 threads made one customer's scores 5x and a
+    100-customer block 10x slower under load (benchmarks/RESULTS.md, "where the time goes")."""
+    n = str(settings.blas_threads)
+    return {"OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
+
+
 def gunicorn_options(settings: Settings, socket: Path) -> dict[str, Any]:
     return {
         "bind": f"unix:{socket}",
@@ -40,7 +49,7 @@ def gunicorn_options(settings: Settings, socket: Path) -> dict[str, Any]:
     }
 
 
-def run_gunicorn(socket: Path, settings: Settings) -> None:
+def run_gunicorn(socket: Path, settings: Settings, state_dir: Path | None = None) -> None:
     from gunicorn.app.base import BaseApplication
 
     from .app import create_app
@@ -53,17 +62,17 @@ def run_gunicorn(socket: Path, settings: Settings) -> None:
                 self.cfg.set(key, value)
 
         def load(self):  # called once in the master because of preload_app
-            return create_app(settings=settings)
+            return create_app(settings=settings, state_dir=state_dir)
 
     Application().run()
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        raise SystemExit("usage: python -m alsreco.serve.gunicorn UNIX_SOCKET_PATH")
+    if len(argv) not in (1, 2):
+        raise SystemExit("usage: python -m alsreco.serve.gunicorn UNIX_SOCKET_PATH [STATE_DIR]")
     configure_logging()
-    run_gunicorn(Path(argv[0]), Settings.from_env())
+    run_gunicorn(Path(argv[0]), Settings.from_env(), Path(argv[1]) if len(argv) == 2 else None)
 
 
 if __name__ == "__main__":

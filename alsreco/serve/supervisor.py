@@ -24,6 +24,7 @@ from ..core.errors import UserError
 from ..core.logs import configure_logging
 from ..core.settings import Settings
 from . import watch
+from .gunicorn import worker_env
 from .nginx import ERRORS_DIR, HEALTH_DIR, PING_FILE, error_bodies, nginx_conf
 
 log = logging.getLogger("alsreco.serve")
@@ -39,9 +40,11 @@ def _die_with_parent() -> None:  # runs in the child before exec (Linux only)
         pass
 
 
-def _spawn(args: list[str]) -> subprocess.Popen:
+def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`args` in a session of its own; `env`: variables added to this process's environment."""
     log.info("starting %s", " ".join(args))
-    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent)
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent,
+                            env={**os.environ, **env} if env else None)
 
 
 def _connectable(family: int, address) -> bool:
@@ -95,7 +98,8 @@ class Supervisor:
     def start_gunicorn(self) -> str | None:
         self.generation = watch.signature(self.model_dir)
         self.model_ready = False
-        self.children["gunicorn"] = _spawn([sys.executable, "-m", "alsreco.serve.gunicorn", str(self.socket)])
+        self.children["gunicorn"] = _spawn([sys.executable, "-m", "alsreco.serve.gunicorn", str(self.socket),
+                                            str(self.run_dir / "models")], worker_env(self.settings))
         problem = self.wait_until(lambda: _connectable(socket.AF_UNIX, str(self.socket)),
                                   STARTUP_DEADLINE, "gunicorn")
         if problem is None:

@@ -31,6 +31,7 @@ def test_image_metadata(image):
     config = info["Config"]
     env = dict(e.split("=", 1) for e in config["Env"])
     assert config["Labels"]["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    assert config["Labels"]["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
     assert "8080/tcp" in config["ExposedPorts"]
     assert env["ALSRECO_SPEC_FILE"] == "/opt/program/als_spec.json"
     assert env["PYTHONUNBUFFERED"] == "1" and env["PYTHONDONTWRITEBYTECODE"] == "1"

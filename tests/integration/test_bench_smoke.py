@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = ("quality", "train_speed", "serve_load", "events_live")
-DEADLINE = 480  # a hang guard for the three smoke runs together (each starts Spark more than once)
+MODULES = ("quality", "train_speed", "serve_load", "events_live", "serve_profile")
+DEADLINE = 600  # a hang guard for the smoke runs together (each starts Spark more than once)
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +105,13 @@ def test_serve_load_smoke(smoke_results):
             assert p["non_2xx"] == 0 and p["socket_errors"] == 0, (scenario, p)
             assert 0 < p["p50_ms"] <= p["p99_ms"]
     assert doc["workers"] >= 1 and doc["worker_class"] == "sync" and doc["threads"] == 1
-    ratio = doc["goals"]["single_vs_stack"]  # single customers vs a no-op through the same stack
-    assert ratio["measured"] == round(ratio["single_rps"] / ratio["stack_rps"], 3)
+    goals = doc["goal_runs"]  # repeated runs at concurrency 16: single customers vs a no-op through the same stack
+    ratio = goals["single_vs_stack"]
+    assert goals["repeats"] == len(ratio["ratios"]) == 2 and goals["non_2xx"] == 0
+    assert ratio["ratios"] == [round(s / t, 4) for s, t in zip(ratio["single_rps"], ratio["stack_rps"])]
+    assert ratio["ci95"][0] <= ratio["mean"] <= ratio["ci95"][1]
+    assert {ratio["status"], goals["batch100"]["status"]} <= {"met", "not met", "within noise"}
+    assert all(c > 0 for c in goals["batch100"]["customers_per_s"])
     for m in doc["memory"]:
         gunicorn = [p for p in m["processes"] if p["role"] == "gunicorn"]
         assert len(gunicorn) == m["workers"] + 1  # master + workers
@@ -133,11 +138,22 @@ def test_events_live_smoke(smoke_results):
     assert 0 < fresh["lower_bound_95"] < 1
 
 
+def test_serve_profile_smoke(smoke_results):
+    doc = json.loads((smoke_results / "serve_profile-smoke.json").read_text())
+    [run] = doc["runs"].values()
+    assert set(run["profile"]) == set(run["cpu_us_per_request"]) == {"stack", "single", "batch100"}
+    for scenario, prof in run["profile"].items():
+        assert prof["us_per_request"] > 0 and abs(sum(prof["stages"].values()) - 1) < 0.02, (scenario, prof)
+        assert prof["top"] and run["cpu_us_per_request"][scenario] > 0
+    assert run["profile"]["single"]["stages"].get("score (numpy, rules)", 0) > 0
+
+
 def test_report_smoke(smoke_results):
     text = (smoke_results / "RESULTS.md").read_text()
     for heading in ("## Goals", "## Machine", "## 1. Quality", "## 2. Training speed", "## 3. Serving under load",
                     "### Memory with N workers", "### In-process scoring", "### /ping under mixed load",
-                    "## 4. Live events", "### Freshness"):
+                    "## 4. Live events", "### Freshness",
+                    "### Request-path goals (repeated runs)", "### Where a request's time goes"):
         assert heading in text
     for png in ("quality_ndcg.png", "train_speed.png", "serve_load.png"):
         assert (smoke_results / "plots" / png).stat().st_size > 1000

@@ -52,7 +52,7 @@ def _serve_sample(serve_factory, model_dir, tmp_path, **kwargs):
 
 def test_ping_answers_while_big_requests_run(serve_factory, model_dir, tmp_path):
     srv = _serve_sample(serve_factory, model_dir, tmp_path, workers=1)  # one sync worker, kept busy
-    body = {"customer_ids": [f"c{i}" for i in range(4_000)], "k": 50}  # the most one request may ask
+    body = {"customer_ids": [f"c{i}" for i in range(5_000)], "k": 10}  # ~5.5 MB: near the most an answer may be
     done: list[int] = []
     enough = threading.Event()  # set once /ping was probed often enough while big requests ran
 
@@ -166,12 +166,13 @@ def test_a_corrupt_model_is_a_503_with_its_reason_and_a_fixed_one_is_picked_up(s
 
 def test_a_worker_dying_mid_stream_breaks_the_response_instead_of_truncating_it(serve_factory, model_dir,
                                                                                   tmp_path):
-    """Large answers stream in chunks; if the worker dies half-way (killed, out of memory, timed out),
-    the client must see a broken response, never a 200 whose JSON simply stops (nginx speaks HTTP/1.1
-    to gunicorn, so the body is chunked and a premature end is detectable)."""
+    """Batch transform streams large answers in chunks; if the worker dies half-way (killed, out of
+    memory, timed out), the client must see a broken response, never a 200 whose JSON simply stops
+    (nginx speaks HTTP/1.1 to gunicorn, so the body is chunked and a premature end is detectable).
+    Real-time answers are not streamed: they are bounded by size (tests/unit/test_answer_size.py)."""
     from alsreco.core.artifact import load_model
 
-    srv = _serve_sample(serve_factory, model_dir, tmp_path, workers=1)
+    srv = _serve_sample(serve_factory, model_dir, tmp_path, workers=1, SAGEMAKER_BATCH="true")
     ids = [str(c) for c in load_model(model_dir).customer_ids]
     body = {"customer_ids": (ids * (10_000 // len(ids) + 1))[:10_000], "k": 20}  # 10 chunks of 20,000
     [master] = [p for p in _gunicorn_pids(srv.proc.pid) if parent_pid(p) == srv.proc.pid]
@@ -183,3 +184,27 @@ def test_a_worker_dying_mid_stream_breaks_the_response_instead_of_truncating_it(
             b"".join(resp.iter_content(65536))
     wait_for(lambda: requests.post(srv.url + "/invocations", json={"customer_id": ids[0]}, timeout=10).ok, 30,
              "a replacement worker")
+
+
+def test_a_real_time_answer_is_whole_or_a_json_error_never_a_cut_200(serve_factory, model_dir, tmp_path):
+    """With MODEL_SERVER_TIMEOUT=1 large real-time answers used to be cut mid-stream (the client saw a 200
+    and then a broken body). A real-time answer is now one body with a Content-Length, bounded by size: a
+    client gets all of it, or a JSON error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    srv = _serve_sample(serve_factory, model_dir, tmp_path, workers=1, MODEL_SERVER_TIMEOUT="1")
+    body = {"customer_ids": [f"c{i}" for i in range(5_000)], "k": 10}  # ~5.5 MB answers
+
+    def one(_):
+        resp = srv.post(body)
+        return resp.status_code, resp.headers, resp.content
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(one, range(8)))
+    for status, headers, content in answers:
+        doc = json.loads(content)
+        if status == 200:
+            assert int(headers["Content-Length"]) == len(content) and len(doc["predictions"]) == 5_000
+        else:
+            assert doc["status"] == status and status >= 500, doc
+    assert sum(status == 200 for status, _, _ in answers) >= 1

@@ -168,3 +168,18 @@ def test_unprivileged_user(serve_factory):
         assert srv.post(b" " * (7 * 1024 * 1024)).status_code == 413
         assert srv.stop() < 30 and srv.proc.returncode == 0, srv.log()
         assert "POST /invocations" in srv.log()  # the access log reached stdout
+
+
+def test_workers_run_one_blas_thread_each(serve_factory):
+    """The workers are the parallelism: OpenBLAS's own threads in each of them only contend (5-10x slower
+    scoring under load, benchmarks/RESULTS.md); serve gives gunicorn OPENBLAS_NUM_THREADS=1."""
+    srv = serve_factory(workers=2)
+    write_synthetic(srv.base / "model")
+    assert srv.wait_ready().status_code == 200
+    master = child(srv.proc.pid, "alsreco.serve.gunicorn")
+    workers = wait_for(lambda: (w := set(children(master))) and len(w) == 2 and w, 15, "two workers")
+    for pid in [master, *workers]:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"OPENBLAS_NUM_THREADS=1" in env and b"OMP_NUM_THREADS=1" in env
+        assert len(list(Path(f"/proc/{pid}/task").iterdir())) == 1  # no BLAS thread pool
+    assert srv.post({"customer_id": "17850", "k": 2}).status_code == 200

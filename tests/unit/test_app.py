@@ -282,3 +282,19 @@ def test_nginx_conf_timeouts_limits_and_paths(tmp_path, monkeypatch):
     assert "try_files /ping.json @app;" in conf and f"root {tmp_path}/health;" in conf
     assert opts["bind"] == f"unix:{tmp_path}/g.sock"
     assert opts["accesslog"] is None  # the app logs one line per request itself
+
+
+def test_endpoint_type_settings_and_one_blas_thread_per_worker():
+    serverless = Settings.from_env({"ALSRECO_ENDPOINT_TYPE": "Serverless"})
+    assert (serverless.endpoint_type, serverless.workers, serverless.threads) == ("serverless", 1, 1)
+    asynchronous = Settings.from_env({"ALSRECO_ENDPOINT_TYPE": "async"})
+    assert asynchronous.bulk and asynchronous.threads == 4 and asynchronous.timeout == 900
+    assert gunicorn.worker_class(asynchronous) == "gthread"  # long streamed answers keep the heartbeat
+    assert Settings.from_env({"ALSRECO_ENDPOINT_TYPE": "async", "MODEL_SERVER_TIMEOUT": "3600"}).timeout == 3600
+    realtime = Settings.from_env({})
+    assert not realtime.bulk and realtime.endpoint_type == "realtime" and Settings(batch=True).bulk
+    assert gunicorn.worker_env(realtime) == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                                             "MKL_NUM_THREADS": "1"}
+    assert gunicorn.worker_env(Settings.from_env({"ALSRECO_BLAS_THREADS": "2"}))["OPENBLAS_NUM_THREADS"] == "2"
+    with pytest.raises(UserError, match="ALSRECO_MAX_RESPONSE_MB"):
+        Settings.from_env({"ALSRECO_MAX_RESPONSE_MB": "-1"})

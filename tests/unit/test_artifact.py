@@ -83,3 +83,25 @@ def test_failed_write_leaves_previous_model_incomplete_not_mixed(tmp_path, monke
     assert not list(tmp_path.glob(".staging-*"))
     with pytest.raises(ModelError):
         artifact.load_model(tmp_path)
+
+
+def test_the_purchases_archive_is_memory_mapped_when_stored_uncompressed(tmp_path):
+    """np.savez stores its members uncompressed: served models map them (every worker shares the pages);
+    a compressed archive is read as before."""
+    from alsreco.core.artifact import PURCHASES, load_model
+    from alsreco.core.npz_map import mapped_npz
+    from tests.unit.conftest import write_synthetic
+
+    model_dir = write_synthetic(tmp_path / "model")
+    mapped = load_model(model_dir, mmap=True).purchases
+    assert all(isinstance(a, np.memmap) for a in (mapped.indptr, mapped.indices, mapped.data))
+    read = load_model(model_dir, mmap=False).purchases
+    assert not isinstance(read.indices, np.memmap) and mapped.shape == read.shape
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(mapped, name), getattr(read, name))
+    with np.load(model_dir / PURCHASES) as z:
+        members = {k: z[k] for k in z.files}
+    np.savez_compressed(model_dir / PURCHASES, **members)
+    assert mapped_npz(model_dir / PURCHASES) is None
+    again = load_model(model_dir, mmap=True).purchases
+    np.testing.assert_array_equal(again.indices, read.indices)
