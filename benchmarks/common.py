@@ -350,7 +350,7 @@ def write_result(results_dir: Path, name: str, payload: Mapping[str, Any]) -> Pa
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     doc = {"name": name, "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "machine": machine_info(), **payload}
+           "machine": machine_info(), "commit": git_commit(), **payload}  # a payload's own commit wins
     path = results_dir / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")

@@ -150,11 +150,12 @@ def test_serve_profile_smoke(smoke_results):
 
 def test_report_smoke(smoke_results):
     text = (smoke_results / "RESULTS.md").read_text()
-    for heading in ("## Goals", "## Machine", "## 1. Quality", "## 2. Training speed", "## 3. Serving under load",
-                    "### Memory with N workers", "### In-process scoring", "### /ping under mixed load",
-                    "## 4. Live events", "### Freshness",
+    for heading in ("## Goals", "## Provenance", "## Machine", "## 1. Quality", "## 2. Training speed",
+                    "## 3. Serving under load", "### Memory with N workers", "### In-process scoring",
+                    "### /ping under mixed load", "## 4. Live events", "### Freshness",
                     "### Request-path goals (repeated runs)", "### Where a request's time goes"):
         assert heading in text
+    assert "did not record a commit" not in text  # every smoke result names the commit it measured
     for png in ("quality_ndcg.png", "train_speed.png", "serve_load.png"):
         assert (smoke_results / "plots" / png).stat().st_size > 1000
         assert f"plots/{png}" in text
