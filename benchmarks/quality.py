@@ -140,7 +140,8 @@ def run_dataset(name: str, data: Path, args, seeds: list[int], work: Path) -> di
     say(f"quality, {name}: {len(configs)} configuration(s) x {len(protocols)} protocols x {len(seeds)} seed(s) = "
         f"{len(jobs)} train runs, {args.jobs} at a time ({args.tune_jobs} for tune runs)")
     digests = {p: hashlib.sha256(v["csv"]).hexdigest() for p, v in protocols.items()}
-    finished = {} if args.fresh else finished_runs(work, digests)
+    commit = common.git_commit()
+    finished = {} if args.fresh else finished_runs(work, digests, commit)
 
     def one(job):
         ci, pname, seed, hp = job
@@ -152,6 +153,7 @@ def run_dataset(name: str, data: Path, args, seeds: list[int], work: Path) -> di
         base = common.make_opt_ml(work / f"{pname}-{digest}-s{seed}", {"train.csv": protocols[pname]["csv"]}, hp)
         res = common.run_train(base, {"ALSRECO_DRIVER_MEMORY": os.environ.get("BENCH_DRIVER_MEMORY", "3g")})
         run = {k: res[k] for k in ("wall_seconds", "loadavg_before", "loadavg_after", "training_seconds")}
+        run["commit"] = commit  # a later run reuses it only at the same commit (quality_runs.finished_runs)
         (base / "run.json").write_text(json.dumps(run))
         return job, base, run
 
@@ -273,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="how many GRID points to run on the sample (default all; 0 = neither the grid nor the "
                     "seed setting)")
     ap.add_argument("--fresh", action="store_true", help="re-train everything (default: reuse finished runs "
-                    "with the same data, settings and seed found in the work directory)")
+                    "of this commit with the same data, settings and seed found in the work directory)")
     args = ap.parse_args(argv)
     seeds = [0] if args.smoke else [int(s) for s in args.seeds.split(",") if s.strip()]
     from threadpoolctl import threadpool_limits

@@ -24,16 +24,22 @@ def run_key(protocol: str, seed: int, settings: dict[str, Any]) -> str:
     return json.dumps([protocol, seed, model_settings(settings)], sort_keys=True)
 
 
-def finished_runs(work: Path, digests: dict[str, str]) -> dict[str, Path]:
+def finished_runs(work: Path, digests: dict[str, str], commit: str) -> dict[str, Path]:
     """Completed `train` runs under `work` (model written) by (protocol, seed, model settings), so an
     interrupted benchmark resumes instead of re-training. The protocol is recognised by the exact
-    bytes of the training file; settings and seed come from the model's own metadata."""
-    out = {}
+    bytes of the training file; settings and seed come from the model's own metadata. Only runs of this
+    very commit count (the defaults and the code are part of what a run measured); with uncommitted
+    changes ("+changes") nothing is reused, as the code a run saw cannot be told apart."""
+    out: dict[str, Path] = {}
+    if not commit or "+" in commit:
+        return out
     by_digest = {d: p for p, d in digests.items()}
     for meta_path in work.glob("*/model/metadata.json"):
         base = meta_path.parent.parent
         data = base / "input" / "data" / "training" / "train.csv"
         if not data.is_file() or not (base / "run.json").is_file():
+            continue
+        if json.loads((base / "run.json").read_text()).get("commit") != commit:
             continue
         pname = by_digest.get(hashlib.sha256(data.read_bytes()).hexdigest())
         hp = json.loads(meta_path.read_text()).get("hyperparameters", {})

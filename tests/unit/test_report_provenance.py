@@ -2,6 +2,7 @@
 that cannot say: results written without a commit, or from a commit this checkout does not contain."""
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 
@@ -23,7 +24,7 @@ def test_goal_rows_and_the_table_name_each_source_and_its_age():
     rows = [["goal a", "1", "", "met"], ["goal b", "2", "", "not met"]]
     assert prov.tag(rows, {"name": "serve_load", "commit": head}) == [
         [*rows[0], f"serve_load.json @ `{head}`"], [*rows[1], f"serve_load.json @ `{head}`"]]
-    assert prov.tag(rows[:1], {"name": "quality"})[0][-1] == "quality.json, commit not recorded"
+    assert prov.tag(rows[:1], {"name": "quality"})[0][-1] == "quality.json, commit not recorded (stale)"
     assert prov.tag(rows[:1], None)[0][-1] == "–"
     assert prov.age({"commit": head}) == f"commit `{head}` (this checkout)"
     assert prov.age({"commit": head + "+changes"}) == f"commit `{head}` with uncommitted changes (this checkout)"
@@ -32,6 +33,7 @@ def test_goal_rows_and_the_table_name_each_source_and_its_age():
     text = prov.section([{"name": "quality", "created": "2026-01-01T00:00:00Z"}, None,
                          {"name": "serve_load", "created": "2026-01-02T00:00:00Z", "commit": head}], report._table)
     assert text.startswith("## Provenance") and "1 of 2 did not record a commit" in text
+    assert "whose code on their path has changed" not in text
     assert "| `quality.json` | 2026-01-01T00:00:00Z | commit not recorded" in text
     assert f"| `serve_load.json` | 2026-01-02T00:00:00Z | commit `{head}` (this checkout) |" in text
     assert prov.section([None], report._table) == ""
@@ -52,3 +54,31 @@ def test_an_older_commit_is_counted_behind_head(tmp_path):
     assert prov.commits_behind(first + "+changes", tmp_path) == 2
     assert prov.commits_behind(git("rev-parse", "--short", "HEAD"), tmp_path) == 0
     assert prov.commits_behind("0000000", tmp_path) is None
+    (tmp_path / "other").write_text("x")
+    git("add", "other")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c3")
+    last = git("rev-parse", "--short", "HEAD~1")  # `f` is as it was there; `other` came after
+    assert prov.changed_since(last, ["f"], tmp_path) == []
+    assert prov.changed_since(last, ["other"], tmp_path) == ["other"]
+    assert prov.changed_since(first, ["f", "other"], tmp_path) == ["f", "other"]
+    assert prov.changed_since("0000000", ["f"], tmp_path) is None
+
+
+def test_bench_quality_reuses_a_finished_run_only_at_the_same_commit(tmp_path):
+    from benchmarks.quality_runs import finished_runs, run_key
+
+    csv = b"InvoiceNo,StockCode\n1,A\n"
+    digests = {"time": hashlib.sha256(csv).hexdigest()}
+    hp = {"seed": 0, "als_rank": 8}
+    for name, commit in (("old", "1111111"), ("now", "2222222")):
+        base = tmp_path / name
+        (base / "input" / "data" / "training").mkdir(parents=True)
+        (base / "input" / "data" / "training" / "train.csv").write_bytes(csv)
+        (base / "model").mkdir()
+        (base / "model" / "metadata.json").write_text(json.dumps({"hyperparameters": hp}))
+        (base / "run.json").write_text(json.dumps({"wall_seconds": 1.0, "commit": commit}))
+    key = run_key("time", 0, hp)
+    assert finished_runs(tmp_path, digests, "2222222") == {key: tmp_path / "now"}
+    assert finished_runs(tmp_path, digests, "1111111") == {key: tmp_path / "old"}
+    assert finished_runs(tmp_path, digests, "3333333") == {}  # another commit: nothing reused
+    assert finished_runs(tmp_path, digests, "2222222+changes") == {}  # uncommitted code: nothing reused
