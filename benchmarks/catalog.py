@@ -32,7 +32,7 @@ import pandas as pd
 import requests
 
 from . import common
-from .serve_load import Serve, synthetic_model
+from .loadkit import Serve, synthetic_model
 
 SEEDS = (0, 1, 2)
 HOLD_OUT = 0.10

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from . import common
+from . import common, procs
 
 MB = 1024 * 1024
 
@@ -199,14 +199,14 @@ def role_of(cmdline: str) -> str:
 def process_rss(cgroup: Path) -> dict[str, int]:
     """Resident memory (bytes) of the cgroup's processes, summed by `role_of` (host /proc)."""
     out: dict[str, int] = {}
-    procs = cgroup / "cgroup.procs"
-    for pid in procs.read_text().split() if procs.is_file() else ():
+    listing = cgroup / "cgroup.procs"
+    for pid in listing.read_text().split() if listing.is_file() else ():
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue  # exited between the listing and the read
         role = role_of(cmd)
-        out[role] = out.get(role, 0) + common.rss_bytes(int(pid))
+        out[role] = out.get(role, 0) + procs.rss_bytes(int(pid))
     return out
 
 

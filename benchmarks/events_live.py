@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     from alsreco.core.artifact import load_model, write_model
     from api.local_storefront import local_storefront
 
-    from .serve_load import Serve, synthetic_model
+    from .loadkit import Serve, synthetic_model
 
     load_start = common.loadavg()
     base = args.work / ("events-smoke" if smoke else "events") / "sample"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import common
+from .report_format import table
 
 NOT_RECORDED = "commit not recorded"
 # The code each results file measured (besides benchmarks/common.py): a change there since its commit makes
@@ -98,8 +99,8 @@ def tag(rows: list[list[Any]], doc: dict[str, Any] | None) -> list[list[Any]]:
     return [[*r, where + (" (stale)" if stale(doc) else "")] for r in rows]
 
 
-def section(docs: list[dict[str, Any] | None], table) -> str:
-    """The provenance table of every results file the report read (`table` is report._table)."""
+def section(docs: list[dict[str, Any] | None]) -> str:
+    """The provenance table of every results file the report read."""
     rows = [[f"`{d.get('name', '?')}.json`", d.get("created", "?"), age(d)] for d in docs if d]
     if not rows:
         return ""

@@ -6,17 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .report_format import table
+
 K = 10
 ND = f"ndcg_at_{K}"
 PROTOCOL_TITLES = {"time_window": "time window (last 3 days)", "last_basket": "last basket per customer"}
 DATASET_TITLES = {"sample": "bundled Online Retail sample", "generated": "generated (benchmarks/datagen.py)",
                   "trend": "generated with products that launch and fade (datagen.py `lifecycle=0.5`)"}
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def _ms(s: dict[str, Any]) -> str:
@@ -84,7 +80,7 @@ def dataset_section(name: str, d: dict[str, Any], q: dict[str, Any], plt, plots:
     prot_rows = [[PROTOCOL_TITLES.get(p, p), v.get("test_customers"), v.get("train_raw_rows"),
                   v.get("window_start", "") + ("…" + v["window_end"] if "window_end" in v else "")]
                  for p, v in d["protocols"].items()]
-    out.append(_table(["protocol", "test customers scored", "training rows (raw)", "window"], prot_rows))
+    out.append(table(["protocol", "test customers scored", "training rows (raw)", "window"], prot_rows))
     for p in d["protocols"]:
         rows = []
         for c in d["configs"]:
@@ -99,7 +95,7 @@ def dataset_section(name: str, d: dict[str, Any], q: dict[str, Any], plt, plots:
                          _loads(r.get("runs", []))])
         out.append(f"\n### {name}: {PROTOCOL_TITLES.get(p, p)} ({d['protocols'][p].get('test_customers')} test "
                    "customers)\n")
-        out.append(_table(["configuration", "NDCG@10 mean ± sd", "min–max", "P@10", "R@10", "MAP@10", "coverage",
+        out.append(table(["configuration", "NDCG@10 mean ± sd", "min–max", "P@10", "R@10", "MAP@10", "coverage",
                            "runs", "load (1-min) after the runs"], rows))
     out.append(_plot(name, d, plt, plots, rel, q.get("goals", {}) if name == "sample" else {}))
     out.append(_trend_section(name, d))
@@ -111,7 +107,7 @@ def dataset_section(name: str, d: dict[str, Any], q: dict[str, Any], plt, plots:
                    "NDCG@10: the given setting (the defaults; its first fit, or the mean over its fits where "
                    "recorded) → the chosen one (mean over its fits: when the defaults are kept after being "
                    "refitted with another seed, the two differ by that seed).\n")
-        out.append(_table(["protocol", "seed", "trials", "seconds / budget", "validation customers",
+        out.append(table(["protocol", "seed", "trials", "seconds / budget", "validation customers",
                            "validation NDCG@10", "chosen", "test NDCG@10", "load after"], tune_rows))
     vs = d.get("versus_implicit") or {}
     if vs:
@@ -123,7 +119,7 @@ def dataset_section(name: str, d: dict[str, Any], q: dict[str, Any], plt, plots:
                                  f"{v['implicit_best_mean']:.4f} ± {v['implicit_best_std']:.4f}",
                                  f"{v[who]['minus_implicit_best']:+.4f}"])
         out.append(f"\n### {name}: defaults and `tune` vs the best `implicit` library setting\n")
-        out.append(_table(["protocol", "alsreco", "NDCG@10", "best implicit setting (picked on the test set)",
+        out.append(table(["protocol", "alsreco", "NDCG@10", "best implicit setting (picked on the test set)",
                            "its NDCG@10", "difference"], rows))
     return "\n".join(out)
 
@@ -158,10 +154,10 @@ def _trend_section(name: str, d: dict[str, Any]) -> str:
             "as served (mean over seeds) minus each baseline's, on the same test customers; 95% paired bootstrap "
             "interval (2,000 resamples); status: met = the interval is above 0, within noise = it straddles 0, not "
             "met = it is below 0.\n\n"
-            + _table(["test protocol", "defaults minus", "difference", "95% interval", "customers", "status"], rows)
+            + table(["test protocol", "defaults minus", "difference", "95% interval", "customers", "status"], rows)
             + "\n\nWhat `train` chose on its own held-out part of the training data (the test part never given "
               "to it):\n\n"
-            + _table(["test protocol", "seed", "held out by train", "its customers", "half-life (days)",
+            + table(["test protocol", "seed", "held out by train", "its customers", "half-life (days)",
                       "blend", "train s"], chose))
 
 
@@ -251,7 +247,7 @@ def quality_section(q: dict[str, Any] | None, plots: Path, rel: str, plt,
                    "with ≥ 2 products the model knows): does its top-10 list hold another product of the same "
                    "basket? `item_id` answers (cosine of the item factors) against the 10 best sellers and 10 "
                    "random products.\n")
-        out.append(_table(["protocol", "baskets", "other items / basket", "similar", "best sellers", "random"],
+        out.append(table(["protocol", "baskets", "other items / basket", "similar", "best sellers", "random"],
                           [[PROTOCOL_TITLES.get(p, p), v["baskets"], v["mean_other_items"],
                             f"{v['model_hit_rate']:.1%}", f"{v['popularity_hit_rate']:.1%}",
                             f"{v['random_hit_rate']:.1%}"] for p, v in sims.items()]))

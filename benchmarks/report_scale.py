@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import _table
+from .report_format import table
 
 TITLES = {"two_hosts": "2 hosts (algo-1 + algo-2)", "one_host": "1 host (algo-1)"}
 PHASES = (("spark_ready", "Spark up"), ("data_loaded", "data loaded"), ("als_fit_done", "last ALS fit done"),
@@ -91,7 +91,7 @@ def scale_section(s: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
         rows.append([TITLES.get(label, label), f"{r['wall_seconds']:.0f} s" if "wall_seconds" in r else "–",
                      _outcome(r), _memory(r), _tasks(r), _phases(r),
                      f"{r['loadavg_before'][0]} → {(r.get('loadavg_after') or ['–'])[0]}"])
-    out.append(_table(["run", "wall", "model + recommendations", "peak memory MB (working set / anon / cgroup)",
+    out.append(table(["run", "wall", "model + recommendations", "peak memory MB (working set / anon / cgroup)",
                        "tasks", "phases (leader)", "load"], rows) + "\n")
     builds = {label: f"{r['image']} from {r.get('commit') or 'an unrecorded commit'}"
               for label, r in s["runs"].items() if r.get("image")}

@@ -1,14 +1,12 @@
-"""RESULTS.md sections for issue 27's serving measurements: the request-path goals (serve_goals.py, run by
+"""RESULTS.md section 3, serving: under load (serve_load.py), the request-path goals (serve_goals.py, run by
 serve_load.py), where a request's time goes (serve_profile.py), start-up (serve_startup.py) and multi-model
 endpoints (serve_mme.py); and their goal rows. `benchmarks.report` calls these."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(out + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+from .report_format import fmt, ok, plt, table
 
 
 def _status(s: str) -> str:
@@ -49,7 +47,7 @@ def request_path_section(s: dict[str, Any]) -> str:
             f"{g['repeats']} runs of {g['duration_seconds']:g} s each at concurrency {g['concurrency']} with the "
             "shipped defaults, stack and single alternating which goes first; the ratio is taken per pair of "
             f"runs and the interval is Student's t over the pairs. Commit `{g['commit']}`.\n\n"
-            + _table(["scenario", "req/s per run", "p99 ms per run", "load (1-min avg)"], rows)
+            + table(["scenario", "req/s per run", "p99 ms per run", "load (1-min avg)"], rows)
             + f"\n\nsingle / stack per pair: {', '.join(f'{x:.2f}' for x in sv['ratios'])}; 100-customer requests: "
             f"{', '.join(f'{x:,}' for x in b['customers_per_s'])} customers/s.\n")
 
@@ -73,7 +71,7 @@ def profile_section(p: dict[str, Any] | None) -> str:
         for scn, prof in run["profile"].items():
             stages = ", ".join(f"{k} {v:.0%}" for k, v in prof["stages"].items() if v >= 0.01)
             rows.append([scn, f"{prof['us_per_request']:.0f}", stages])
-        out.append(_table(["scenario", "profiled µs / request (worker)", "share of the worker's time by stage"],
+        out.append(table(["scenario", "profiled µs / request (worker)", "share of the worker's time by stage"],
                           rows))
         top = run["profile"].get("single", {}).get("top", [])
         if top:
@@ -112,7 +110,7 @@ def startup_section(st: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
             "the `docker run` call to the first `/ping` 200 and to the first answered `/invocations` (polled every "
             "20 ms), and the model load as the server logs it; peak memory from the container's cgroup (working "
             f"set = usage minus inactive file cache, as `docker stats`). {st['repeats']} starts each.\n\n"
-            + _table(["model", "settings", "first /ping 200 s", "first answer s", "model load s",
+            + table(["model", "settings", "first /ping 200 s", "first answer s", "model load s",
                       "peak working set MB", "peak anonymous MB", "load"], rows) + "\n")
     for g in st["goals"]:
         goals.append([g["goal"], g["measured"], g["distance"], _status(g["status"])])
@@ -130,7 +128,7 @@ def mme_section(m: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
             f"{m['workers']} workers; {m['models']} copies of the sample model ({m['model_mb']:.1f} MB on disk "
             "each, real copies: no shared pages) under /opt/ml/models as SageMaker lays them out. Load average "
             f"{_loads(m['loadavg'])}.\n\n"
-            + _table(["measure", "value"], [
+            + table(["measure", "value"], [
                 ["POST /models (validate, measure, register) per model",
                  f"median {ld['p50_ms']:.0f} ms, p95 {ld['p95_ms']:.0f} ms, max {ld['max_ms']:.0f} ms "
                  f"({ld['clients']} clients)"],
@@ -144,3 +142,117 @@ def mme_section(m: dict[str, Any] | None) -> tuple[str, list[list[Any]]]:
                 ["per-worker attached-model cache", f"{m['cache']}"],
             ]) + "\n")
     return text, [[g["goal"], g["measured"], g["distance"], _status(g["status"])] for g in m.get("goals", [])]
+
+
+# ----------------------------------------------------------------------------- under load (serve_load.py)
+def serve_section(s: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str, list[list[Any]]]:
+    if s is None:
+        return "## 3. Serving under load\n\nNot measured yet: `make bench-serve`.\n", []
+    out = ["## 3. Serving under load\n",
+           f"`serve` (nginx → gunicorn, {s['workers']} {s.get('worker_class', 'sync')} workers = the default for this "
+           "machine) on "
+           f"127.0.0.1, model: {s['models']['sample']['source']} ({s['models']['sample'].get('customers')} customers, "
+           f"{s['models']['sample'].get('products')} products). Load generator: {s['load_tool']} in another process "
+           f"on the same 2 cores (it competes with the server), {s['duration_seconds']:g} s per point after a "
+           "warm-up. Scenarios: `ping` = GET /ping (answered by nginx from the health file the supervisor "
+           "writes once the loaded model said 200: it never waits for a Python worker), `stack` = GET "
+           "/execution-parameters (a no-op through nginx → gunicorn → the app: the stack's ceiling), `single` = "
+           "`{\"customer_id\": …, \"k\": 10}`, `batch100` = 100 `customer_ids` per request, `rules` = one "
+           "customer with `exclude_popular: 10, include_new: 2`. non-2xx counts every response status outside "
+           "2xx plus socket errors.\n"]
+    rows = []
+    for scn, rs in s["load"].items():
+        for r in rs:
+            rows.append([scn, r["concurrency"], f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}",
+                         f"{r['p99_ms']:.2f}", r["non_2xx"] + r["socket_errors"], r["requests"],
+                         r["loadavg_before"][0]])
+    out.append(table(["scenario", "concurrency", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "requests",
+                       "load"], rows))
+    out.append("\n(`batch100` req/s × 100 = customers/s.)\n")
+    sv = s.get("similar_vs_single")
+    if sv and sv.get("similar_rps"):
+        out.append(f"\nSimilar products (`{{\"item_id\": …, \"k\": 10}}`) next to single customers at concurrency "
+                   f"{sv['concurrency']}: {sv['similar_rps']:.0f} vs {sv['single_rps']:.0f} req/s, p99 "
+                   f"{sv['similar_p99_ms']:.2f} vs {sv['single_p99_ms']:.2f} ms.\n")
+    mx = s.get("mixed")
+    if mx:
+        b, sg, pg = mx["big_requests"], mx["single"], mx["ping"]
+        out.append(f"\n### /ping under mixed load\n\n{b['clients']} clients posting, back to back, "
+                   f"{b['customers']:,} customers × k={b['k']} per request ({b['completed']} done, median "
+                   f"{b['p50_s']} s, max {b['max_s']} s, non-200: {b['non_200']}) while {mx['load_tool']} sends "
+                   f"single-customer requests at concurrency {sg['concurrency']} ({fmt(sg['rps'], 0)} req/s, p99 "
+                   f"{fmt(sg['p99_ms'], 1)} ms) and one prober sends GET /ping every 20 ms for "
+                   f"{mx['duration_seconds']:g} s: {pg['probes']} probes, p50 {pg['p50_ms']} ms, **p99 "
+                   f"{pg['p99_ms']} ms**, max {pg['max_ms']} ms, failed {pg['failed']}.\n")
+    pyplot = plt()
+    fig, ax = pyplot.subplots(1, 2, figsize=(11, 4))
+    for scn, rs in s["load"].items():
+        cs = [r["concurrency"] for r in rs]
+        ax[0].plot(cs, [r["rps"] for r in rs], marker="o", label=scn)
+        ax[1].plot(cs, [r["p99_ms"] for r in rs], marker="o", label=scn)
+    p99_line = s["goals"]["p99_ms_at_16"].get("target_max", 20.0)
+    ax[1].axhline(p99_line, ls="--", lw=1, color="grey")
+    for a, title, yl in ((ax[0], "throughput", "requests/s"),
+                         (ax[1], f"p99 latency (dashed: {p99_line:g} ms goal)", "ms")):
+        a.set_xscale("log", base=2)
+        cs = sorted({r["concurrency"] for rs in s["load"].values() for r in rs})
+        a.set_xticks(cs)
+        a.set_xticklabels([str(c) for c in cs])
+        a.set_xlabel("concurrent connections")
+        a.set_ylabel(yl)
+        a.set_title(title)
+        a.legend(fontsize=8)
+    ax[1].set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(plots / "serve_load.png", dpi=110)
+    pyplot.close(fig)
+    out.append(f"\n![serving throughput and latency]({rel}/serve_load.png)\n")
+    out.append("\n### Memory with N workers\n\nRSS counts shared pages in every process; PSS divides each shared "
+               "page among the processes mapping it, so the PSS total is what the server really costs. Measured "
+               "after requests reached every worker.\n")
+    mrows = []
+    for m in s["memory"]:
+        workers = [p for p in m["processes"] if p["role"] == "gunicorn"]
+        mrows.append([m["model"], m["model_mb"], m["workers"], f"{m['total_rss_mb']:.0f}", f"{m['total_pss_mb']:.0f}",
+                      f"{m['gunicorn_pss_mb']:.0f}",
+                      " / ".join(f"{p['pss_mb']:.0f}" for p in workers),
+                      " / ".join(f"{p['private_mb']:.0f}" for p in workers)])
+    out.append(table(["model", "model on disk MB", "workers", "total RSS MB", "total PSS MB", "gunicorn PSS MB",
+                       "PSS per gunicorn process (master first)", "private MB per gunicorn process"], mrows))
+    out.append("\nModels: " + "; ".join(f"{k}: {v['source']}, {v.get('model_mb')} MB" for k, v in s["models"].items())
+               + ".\n")
+    out.append("\n### In-process scoring (Recommender directly, no HTTP)\n")
+    irows = [[f"{r['products']:,}", f"{r['customers']:,}", r["rank"], r["one_customer_ms"]["median"],
+              r["one_customer_ms"]["p99"], r["batch_1000_ms"]["median"], r["batch_per_customer_ms"]]
+             for r in s["in_process"]]
+    out.append(table(["products", "customers", "rank", "one customer median ms", "one customer p99 ms",
+                       "batch of 1,000 median ms", "ms per customer in the batch"], irows))
+    g = s["goals"]
+    out.append(request_path_section(s))
+    p99_goal = g["p99_ms_at_16"].get("target_max", 20.0)
+    goal_rows = request_path_rows(s)
+    if "single_vs_stack" in g or "single_vs_ping" in g:  # results written before the repeated runs
+        sv, what = _vs_ceiling(g)
+        ceiling_goal = sv.get("target_min", 0.85)
+        goal_rows.append([f"serving: single-customer req/s ≥ {ceiling_goal:.0%} of {what}",
+                          f"{sv['measured'] * 100:.0f}% ({sv['single_rps']:.0f} vs "
+                          f"{sv.get('stack_rps', sv['ping_rps']):.0f} req/s, best of each)",
+                          f"{(sv['measured'] - ceiling_goal) * 100:+.0f} pts", ok(sv["met"])])
+    goal_rows += [
+        [f"serving: p99 < {p99_goal:g} ms at concurrency 16 (single)", f"{fmt(g['p99_ms_at_16']['measured'], 2)} ms",
+         f"{(g['p99_ms_at_16']['measured'] or 0) - p99_goal:+.1f} ms" if g["p99_ms_at_16"]["measured"] else "–",
+         ok(g["p99_ms_at_16"]["met"], g["p99_ms_at_16"]["measured"])],
+        ["serving: zero non-2xx under load", str(g["non_2xx"]["measured"]), "", ok(g["non_2xx"]["met"])],
+    ]
+    if "ping_p99_ms_mixed" in g:
+        pm = g["ping_p99_ms_mixed"]
+        goal_rows.append([f"serving: /ping p99 < {pm['target_max']:g} ms under mixed load", f"{pm['measured']} ms",
+                          f"{pm['measured'] - pm['target_max']:+.1f} ms", ok(pm["met"])])
+    return "\n".join(out), goal_rows
+
+
+def _vs_ceiling(goals: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The throughput goal and what it compares with (runs before /ping moved to nginx compared with /ping)."""
+    if "single_vs_stack" in goals:
+        return goals["single_vs_stack"], "a no-op request through the stack (/execution-parameters)"
+    return goals["single_vs_ping"], "/ping"

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         from alsreco.core.artifact import write_model
 
-        from .serve_load import synthetic_model
+        from .loadkit import synthetic_model
         sample = work / "sample" / "model"
         write_model(synthetic_model(500, 300, int(common.hp_defaults()["als_rank"])), sample)
     elif not (sample / "metadata.json").is_file():

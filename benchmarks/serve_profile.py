@@ -26,9 +26,9 @@ from typing import Any
 
 from alsreco.core.net import free_port, wait_for_http
 
-from . import common
+from . import common, procs
 from .common import say
-from .serve_load import LUA, bodies
+from .loadkit import LUA, bodies
 
 WORKER = r'''
 import cProfile, logging, os, sys, time
@@ -125,7 +125,7 @@ def profile(src: Path, base: Path, scenarios: dict, seconds: float, tmp: Path) -
         port, stats = free_port(), tmp / f"{name}.prof"
         log = open(tmp / f"{name}.log", "wb")
         proc = subprocess.Popen([sys.executable, "-c", WORKER, str(base), str(port), str(stats)], env=env, cwd=src,
-                                stdout=log, stderr=subprocess.STDOUT, preexec_fn=common.die_with_parent)
+                                stdout=log, stderr=subprocess.STDOUT, preexec_fn=procs.die_with_parent)
         try:
             if not wait_for_http(f"http://127.0.0.1:{port}/ping", 60):
                 raise RuntimeError(f"profiled worker did not start: {(tmp / f'{name}.log').read_text()[-2000:]}")
@@ -156,7 +156,7 @@ def cpu_per_request(src: Path, base: Path, scenarios: dict, seconds: float, tmp:
     env = {**os.environ, "PYTHONPATH": str(src), "SAGEMAKER_BASE_DIR": str(base), "SAGEMAKER_BIND_TO_PORT": str(port)}
     log = open(tmp / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "alsreco.serve"], env=env, cwd=src, stdout=log,
-                            stderr=subprocess.STDOUT, preexec_fn=common.die_with_parent)
+                            stderr=subprocess.STDOUT, preexec_fn=procs.die_with_parent)
     out: dict[str, Any] = {}
     try:
         if not wait_for_http(f"http://127.0.0.1:{port}/ping", 60):
@@ -164,8 +164,8 @@ def cpu_per_request(src: Path, base: Path, scenarios: dict, seconds: float, tmp:
         time.sleep(1.0)
         for name, (method, path, docs) in scenarios.items():
             _wrk(f"http://127.0.0.1:{port}", path, method, docs, 16, min(2.0, seconds), tmp)
-            pids = common.process_tree(proc.pid)
-            roles = {p: ("nginx" if common._comm(p).startswith("nginx") else "supervisor" if p == proc.pid
+            pids = procs.process_tree(proc.pid)
+            roles = {p: ("nginx" if procs._comm(p).startswith("nginx") else "supervisor" if p == proc.pid
                          else "gunicorn") for p in pids}
             before = {p: cpu(p) for p in pids}
             n = _wrk(f"http://127.0.0.1:{port}", path, method, docs, 16, seconds, tmp)
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.smoke:
             from alsreco.core.artifact import write_model
 
-            from .serve_load import synthetic_model
+            from .loadkit import synthetic_model
             write_model(synthetic_model(500, 300, int(common.hp_defaults()["als_rank"])), base / "model")
         else:
             common.make_opt_ml(base, [common.SAMPLE_CSV], {"eval_days": 0})

@@ -24,8 +24,8 @@ from alsreco.core.net import free_port, http_status
 
 from . import common, dockerkit
 from .common import say
+from .loadkit import synthetic_model
 from .serve_goals import ci95
-from .serve_load import synthetic_model
 
 POLL_S = 0.02
 FIRST_ANSWER_GOAL_S = 3.0

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from . import common
+from . import common, procs
 from .common import say
 
 SIZES = {  # name -> (rows, customers, products)
@@ -230,7 +230,7 @@ def run_size(name: str, args, hp: dict[str, Any]) -> dict[str, Any]:
         cmd = [sys.executable, "-m", *module, str(src), str(work / f"{name}-{label}-out"), json.dumps(settings)]
         say(f"{name}: {label} ...")
         env = {"OPENBLAS_NUM_THREADS": "1", "SPARK_LOCAL_IP": "127.0.0.1"}
-        res = common.run_tracked(cmd, env, log, cwd=common.REPO)
+        res = procs.run_tracked(cmd, env, log, cwd=common.REPO)
         if res["exit_code"] != 0:  # keep what was measured; say why this one has no number
             text = log.read_text(errors="replace")
             why = next((ln.strip() for ln in text.splitlines() if "Error" in ln or "Exception" in ln), "see log")

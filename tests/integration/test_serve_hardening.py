@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks.common import parent_pid, process_tree
+from benchmarks.procs import parent_pid, process_tree
 from tests.integration.conftest import wait_for
 from tests.unit.conftest import write_synthetic
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import subprocess
 
-from benchmarks import common, report
+from benchmarks import common
 from benchmarks import report_provenance as prov
 
 
@@ -31,12 +31,12 @@ def test_goal_rows_and_the_table_name_each_source_and_its_age():
     assert "stale" in prov.age({})
     assert "not in this checkout's history" in prov.age({"commit": "0000000"})
     text = prov.section([{"name": "quality", "created": "2026-01-01T00:00:00Z"}, None,
-                         {"name": "serve_load", "created": "2026-01-02T00:00:00Z", "commit": head}], report._table)
+                         {"name": "serve_load", "created": "2026-01-02T00:00:00Z", "commit": head}])
     assert text.startswith("## Provenance") and "1 of 2 did not record a commit" in text
     assert "whose code on their path has changed" not in text
     assert "| `quality.json` | 2026-01-01T00:00:00Z | commit not recorded" in text
     assert f"| `serve_load.json` | 2026-01-02T00:00:00Z | commit `{head}` (this checkout) |" in text
-    assert prov.section([None], report._table) == ""
+    assert prov.section([None]) == ""
 
 
 def test_an_older_commit_is_counted_behind_head(tmp_path):
