@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +23,16 @@ SAMPLE_CSV = TEST_DIR / "input" / "data" / "training" / "online-retail-sample.cs
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _sigterm_as_before():
+    """Tests that run `train`'s main() in this process get its SIGTERM handling installed here, and SIGTERM
+    ignored once the job is decided: put back what pytest had, so no later test's child process inherits
+    an ignored SIGTERM."""
+    before = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, before)
 
 
 def make_opt_ml(base: Path, files: dict[str, str | bytes] | None = None,

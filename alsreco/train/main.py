@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             paths.failure_file.unlink(missing_ok=True)
             # one host: run(paths, settings); several: leader or worker
             run_role(paths, settings, lambda p, s: run(p, s, job=job))
+            stopper.finished()
             return 0
         except (UserError, AlgorithmError) as err:
             error: AlsrecoError = Terminated(TERMINATED) if stopper.requested.is_set() else err
@@ -233,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(error, Terminated) and job.model_written:
         # Stopped while shutting down after the model was written (e.g. the platform ends a
         # multi-host job once a worker exits): the job succeeded, and says so.
+        stopper.finished()
         log.info("SIGTERM after the model was written: the job succeeded")
         return 0
     log.error("%s: %s", error.kind, error)

@@ -42,3 +42,11 @@ class StopOnSigterm:
                 log.error("SIGTERM received: stopping Spark")
                 jvm.kill_active_jvm()
                 jvm.kill_children()  # a JVM still starting up has no gateway handle yet
+
+    def finished(self) -> None:
+        """The job's outcome is decided (and its exit code with it): from now on SIGTERM is ignored. A platform
+        that stops every host once one exits may signal this one while the interpreter shuts down, where the
+        default action would turn a finished job into exit 143 (Python restores SIG_DFL for handlers it
+        installed when it finalises, but keeps SIG_IGN)."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
