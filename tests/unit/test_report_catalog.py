@@ -38,10 +38,10 @@ def result(minus_random, minus_category, ratio_ci, added):
 
 def test_the_goal_rows_follow_the_intervals():
     text, goals = catalog_section(result([0.2, 0.3], [0.1, 0.2], [1.0, 1.2], [40.0, 45.0, 42.0]))
-    assert [g[-1] for g in goals] == ["met", "met", "met"]
+    assert [g[-1] for g in goals] == ["**met**"] * 3
     assert "| 1 | 500.0 | 540.0 | +40.0 |" in text
     _, goals = catalog_section(result([0.2, 0.3], [-0.01, 0.2], [1.2, 1.5], [90.0, 120.0]))
-    assert [g[-1] for g in goals] == ["within noise", "within noise", "within noise"]
+    assert [g[-1] for g in goals] == ["**within noise**"] * 3
     _, goals = catalog_section(result([-0.2, -0.1], [0.1, 0.2], [1.4, 1.9], [130.0, 150.0]))
-    assert [g[-1] for g in goals] == ["not met", "not met", "not met"]
+    assert [g[-1] for g in goals] == ["**not met**"] * 3
     assert catalog_section(None) == ("", [])
