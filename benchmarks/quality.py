@@ -126,6 +126,8 @@ def run_dataset(name: str, data: Path, args, seeds: list[int], work: Path) -> di
                                            "last_basket": split_last_basket(raw, clean)}.items():
         protocols[pname] = {"csv": to_csv_bytes(train_raw), "test": test,
                             "info": {**info, "train_raw_rows": int(len(train_raw)), "test_lines": int(len(test))}}
+    # last_basket: baskets scored with the trend arrays as of their day, counted from the training part's lines
+    protocols["last_basket"]["train_lines"] = clean.drop(protocols["last_basket"]["test"].index)
     del raw, clean
     configs = configurations(args.smoke, name, args.grid, args.tune_budget)
     extra = {"similar_items": "false"}
@@ -158,7 +160,6 @@ def run_dataset(name: str, data: Path, args, seeds: list[int], work: Path) -> di
         return job, base, run
 
     from alsreco.core.artifact import load_model
-    from alsreco.core.recommender import Recommender
     per: dict[tuple[int, str], list[dict[str, float]]] = {}
     terms: dict[tuple[int, str], list[Any]] = {}  # per-customer NDCG per seed, for the paired intervals
     alone: dict[str, list[Any]] = {}  # the defaults' ALS alone (blend 0), per protocol
@@ -171,9 +172,9 @@ def run_dataset(name: str, data: Path, args, seeds: list[int], work: Path) -> di
         with cf.ThreadPoolExecutor(max_workers=max(1, width)) as pool:
             for (ci, pname, seed, hp), base, res in pool.map(one, batch):
                 model = load_model(base / "model", mmap=False)
-                holdout = Holdout(model, protocols[pname]["test"])
+                holdout = Holdout(model, protocols[pname]["test"], protocols[pname].get("train_lines"))
                 assert np.array_equal(rows.setdefault(pname, holdout.rows), holdout.rows)  # pairs need them
-                m, t = holdout.score_terms(model.user_factors, model.item_factors, Recommender(model).bias(None))
+                m, t = holdout.score_terms(model.user_factors, model.item_factors, holdout.served_bias(model))
                 per.setdefault((ci, pname), []).append(m)
                 terms.setdefault((ci, pname), []).append(t)
                 run = {"seed": seed, "train_wall_seconds": res["wall_seconds"],
@@ -203,7 +204,7 @@ def run_dataset(name: str, data: Path, args, seeds: list[int], work: Path) -> di
     grid = IMPLICIT_GRID[:1] if args.smoke else IMPLICIT_GRID
     for pname, path in reference_model.items():  # baselines on the same training matrices
         model = load_model(path, mmap=False)
-        holdout = Holdout(model, protocols[pname]["test"])
+        holdout = Holdout(model, protocols[pname]["test"], protocols[pname].get("train_lines"))
         protocols[pname]["baselines"] = base = quality_trends.baselines(model, holdout)
         protocols[pname]["pop"] = base["popularity"][0]
         protocols[pname]["info"]["similar_products"] = sim = similar_hit_rates(model, protocols[pname]["test"])
@@ -253,7 +254,9 @@ def run_dataset(name: str, data: Path, args, seeds: list[int], work: Path) -> di
     return {"data": str(data.relative_to(common.REPO)) if data.is_relative_to(common.REPO) else str(data),
             "protocols": {p: {"description": {"time_window": f"last {WINDOW_DAYS} calendar days held out",
                                               "last_basket": "each customer's last invoice held out "
-                                                             "(customers with >= 2 invoices)"}[p], **v["info"]}
+                                                             "(customers with >= 2 invoices); the trend lists, "
+                                                             "the blend and the best sellers as of the day "
+                                                             "before it"}[p], **v["info"]}
                           for p, v in protocols.items()},
             "configs": out_configs, "versus_implicit": versus_implicit(out_configs),
             "trend_comparisons": trend_comparisons}

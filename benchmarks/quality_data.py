@@ -77,9 +77,12 @@ def to_csv_bytes(train_raw: pd.DataFrame) -> bytes:
 
 # ----------------------------------------------------------------------------- scoring
 class Holdout:
-    """The held-out purchases mapped onto one model's indices."""
+    """The held-out purchases mapped onto one model's indices. With `train_lines` (the last_basket
+    protocol: the training part's clean lines), each customer's basket is scored with the trend arrays as of
+    the day before it (alsreco/train/day_trends.py: the recent and Trending-Now lists, all-time best
+    sellers up to that day, and the model's blend signal), as a model retrained that night would serve."""
 
-    def __init__(self, model, test: pd.DataFrame):
+    def __init__(self, model, test: pd.DataFrame, train_lines: pd.DataFrame | None = None):
         cust = pd.Index([str(x) for x in model.customer_ids])
         prod = pd.Index([str(x) for x in model.product_ids])
         t = pd.DataFrame({"u": cust.get_indexer(test["customer"]), "i": prod.get_indexer(test["product"])})
@@ -93,6 +96,42 @@ class Holdout:
         self.relevant = [relevant[int(u)] for u in self.rows]
         self.n_products = len(prod)
         self.purchases = model.purchases
+        self.product_ids = np.asarray(prod)
+        self.day, self.points = None, None
+        if train_lines is not None and len(self.rows):
+            from alsreco.core import hyperparameters
+            from alsreco.train import day_trends
+            hp = {**hyperparameters.defaults(), **(model.metadata.get("hyperparameters") or {})}
+            first = test.groupby("customer")["date"].min()
+            days = day_trends.epoch_days(first.reindex(cust[self.rows]).to_numpy())
+            self.day = day_trends.compute(train_lines, self.product_ids, np.unique(days), hp["trend_window_days"],
+                                          hp["trend_min_support"])
+            self.points = self.day.point_of(days)
+
+    def per_customer(self, of_point) -> np.ndarray:
+        """customers x products: `of_point(i)` (a vector per as-of point) for each test customer's point."""
+        rows = {int(i): np.asarray(of_point(int(i)), dtype=np.float32) for i in np.unique(self.points)}
+        return np.stack([rows[int(i)] for i in self.points]) if len(self.points) else \
+            np.zeros((0, self.n_products), np.float32)
+
+    def served_bias(self, model) -> np.ndarray | None:
+        """The blend as serving adds it: the model's weight x its signal (as of each basket's day with
+        `train_lines`); None without a blend."""
+        from alsreco.core.recommender import Recommender
+        bias = Recommender(model).bias(None)
+        if bias is None or self.day is None:
+            return bias
+        blend = model.metadata.get("blend") or {}
+        weight = np.float32(blend["weight"])
+        return weight * self.per_customer(lambda i: self.day.signal(blend["signal"], i))
+
+    def baseline_key(self, name: str, popularity, recent, trending) -> np.ndarray:
+        """The one-list baseline `name`'s key (alsreco.train.holdout.baseline_keys): one vector from the
+        given arrays, or per customer as of their basket's day with `train_lines`."""
+        from alsreco.train.holdout import baseline_keys
+        if self.day is None:
+            return baseline_keys(popularity, recent, trending, self.product_ids)[name]
+        return self.per_customer(lambda i: baseline_keys(*self.day.arrays(i), self.product_ids)[name])
 
     def score(self, users: np.ndarray, items: np.ndarray, bias: np.ndarray | None = None) -> dict[str, float]:
         return self.score_terms(users, items, bias)[0]
@@ -108,8 +147,9 @@ class Holdout:
         return self.score_order(popularity)[0]
 
     def score_order(self, key: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-        """(metrics, NDCG@K per test customer) of one list for everyone: the products by `key`, best first
-        (ties by product index), bought ones excluded."""
+        """(metrics, NDCG@K per test customer) of one list for everyone (or one per customer when `key` is
+        customers x products): the products by `key`, best first (ties by product index), bought ones
+        excluded."""
         return self._lists(np.broadcast_to(np.asarray(key, dtype=np.float32), (len(self.rows), self.n_products)))
 
     def _lists(self, scores: np.ndarray) -> tuple[dict[str, float], np.ndarray]:

@@ -30,19 +30,10 @@ BOOTSTRAP = 2000
 
 
 def baselines(model, holdout) -> dict[str, tuple[dict[str, float], np.ndarray]]:
-    """{name: (metrics, per-customer NDCG)} of the three one-list baselines, from `model`'s files."""
-    from alsreco.core import trends
-    n = len(model.product_ids)
-    popularity = np.asarray(model.product_popularity, dtype=np.float64)
-    recent = np.zeros(n) if model.product_recent is None else np.asarray(model.product_recent, dtype=np.float64)
-    out = {"popularity": holdout.score_order(popularity)}
-    for name, order in (("recent", np.lexsort((np.arange(n), -popularity, -recent))),
-                        ("trending", trends.trending_order(model.product_trending, model.product_recent,
-                                                           model.product_popularity, model.product_ids))):
-        key = np.empty(n, dtype=np.float32)
-        key[order] = np.arange(n, 0, -1, dtype=np.float32)
-        out[name] = holdout.score_order(key)
-    return out
+    """{name: (metrics, per-customer NDCG)} of the three one-list baselines, from `model`'s files (as of
+    each basket's day when the holdout has day groups: the last_basket protocol)."""
+    arrays = (model.product_popularity, model.product_recent, model.product_trending)
+    return {name: holdout.score_order(holdout.baseline_key(name, *arrays)) for name in BASELINES}
 
 
 def choices(meta: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def choose(holdout, hp: dict[str, Any], factors: tuple[np.ndarray, np.ndarray], 
     fixed = None if is_auto(hp["blend_weight"]) else float(hp["blend_weight"])
     signals = BLEND_SIGNALS if hp["blend_signal"] == AUTO else (hp["blend_signal"],)
     weights = WEIGHTS if fixed is None else (fixed,)
-    tried = [((s, w), holdout.rank(users, items, bias=np.float32(w) * holdout.signals[s], subset=subset))
+    tried = [((s, w), holdout.rank(users, items, blend=(s, w), subset=subset))
              for s in signals for w in weights if w > 0]
     meta: dict[str, Any] = {"chosen_by": "auto" if fixed is None else "hyperparameter", "protocol": holdout.protocol,
                             "test_customers": n, "searched_customers": n if subset is None else len(subset),
@@ -70,7 +70,7 @@ def choose(holdout, hp: dict[str, Any], factors: tuple[np.ndarray, np.ndarray], 
                         "losing on the other protocol's held-out part (the best: %g x %s, %+.4f NDCG@%d): no blend "
                         "(weight 0)", best[0][1], best[0][0], best[1].metrics[key] - alone.metrics[key], k)
     meta.update(weight=float(weight), signal=signal)
-    served = holdout.rank(users, items, bias=np.float32(weight) * holdout.signals[signal] if weight else None)
+    served = holdout.rank(users, items, blend=(signal, weight) if weight else None)
     alone_all = alone if subset is None else (served if not weight else holdout.rank(users, items))
     meta[f"served_{key}"] = round(float(served.metrics[key]), 6)
     meta[f"alone_{key}"] = round(float(alone_all.metrics[key]), 6)
@@ -102,7 +102,7 @@ def _other(secondary: Callable[[], Any], fitted: dict[str, Any]) -> Callable[[tu
             state["subset"] = _sample(len(sec.rows), fitted)
             state["alone"] = sec.rank(*state["factors"], subset=state["subset"])
         signal, weight = candidate
-        blended = sec.rank(*state["factors"], bias=np.float32(weight) * sec.signals[signal], subset=state["subset"])
+        blended = sec.rank(*state["factors"], blend=(signal, weight), subset=state["subset"])
         return blended.ndcg - state["alone"].ndcg
 
     return gain

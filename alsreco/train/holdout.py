@@ -59,6 +59,25 @@ def popularity_lists(popularity: np.ndarray, bought: Purchases, customers: np.nd
     return top_lists(ones, np.asarray(popularity, dtype=np.float32)[:, None], bought, customers, k, max_rows, cells)
 
 
+def basket_day(users: np.ndarray, days: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each test customer's (`rows`) held-out basket day: the earliest day of their held-out lines."""
+    known = users >= 0
+    first = np.full(int(max(users.max(initial=-1), rows.max(initial=-1))) + 1, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, users[known], np.asarray(days, np.int64)[known])
+    return first[rows]
+
+
+def baseline_keys(popularity: np.ndarray, recent: np.ndarray | None, trending: np.ndarray | None,
+                  product_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The one-list baselines' keys (unique float32, best first): all-time best sellers (ties by product
+    index), the recent best sellers (then all-time) and the Trending-Now list (core/trends.trending_order)."""
+    n = len(popularity)
+    popularity = np.asarray(popularity, dtype=np.float32)
+    recent_order = np.lexsort((np.arange(n), -popularity, -(np.zeros(n) if recent is None else recent)))
+    return {"popularity": popularity, "recent": order_key(recent_order),
+            "trending": order_key(core_trends.trending_order(trending, recent, popularity, product_ids))}
+
+
 def order_key(order: np.ndarray) -> np.ndarray:
     """Unique float32 keys ranking products in `order` (best first): a baseline list without ties."""
     key = np.empty(len(order), dtype=np.float32)
@@ -98,19 +117,45 @@ class Holdout:
         self._fitted: dict[str, Scored] = {}
         self.signals: dict[str, np.ndarray] = {}
         self.baselines: dict[str, Scored] = {}
-        if len(self.rows):
-            n = r.shape[1]
-            popularity = np.bincount(r.item, minlength=n).astype(np.float32)
-            t = split.trends
-            recent, trending = (None, None) if t is None else (t.recent, t.trending)
-            self.signals = {name: core_trends.signal(name, popularity, recent, trending) for name in BLEND_SIGNALS}
-            recent_order = np.lexsort((np.arange(n), -popularity, -(np.zeros(n) if recent is None else recent)))
-            trending_order = core_trends.trending_order(trending, recent, popularity, r.product_ids)
-            for name, key in (("popularity", popularity), ("recent", order_key(recent_order)),
-                              ("trending", order_key(trending_order))):
-                self.baselines[name] = self._scored(popularity_lists(key, self.bought, self.rows, self.k,
-                                                                     self.group_size))
-            self.popularity = self.baselines["popularity"]
+        self.day_trends, self.points = split.day_trends, None
+        self._at: dict[tuple[str, int], np.ndarray] = {}
+        if not len(self.rows):
+            return
+        n = r.shape[1]
+        popularity = np.bincount(r.item, minlength=n).astype(np.float32)
+        t = split.trends
+        recent, trending = (None, None) if t is None else (t.recent, t.trending)
+        self.signals = {name: core_trends.signal(name, popularity, recent, trending) for name in BLEND_SIGNALS}
+        if self.day_trends is not None and split.test_days is not None:
+            self.points = self.day_trends.point_of(basket_day(split.test_users, split.test_days, self.rows))
+        keys = (lambda i: baseline_keys(*self.day_trends.arrays(i), r.product_ids)) if self.points is not None \
+            else (lambda i: baseline_keys(popularity, recent, trending, r.product_ids))
+        for name in ("popularity", "recent", "trending"):
+            recs = self._grouped(self.rows, None if self.points is None else self.points,
+                                 lambda rows, i: popularity_lists(keys(i)[name], self.bought, rows, self.k,
+                                                                  self.group_size))
+            self.baselines[name] = self._scored(recs)
+        self.popularity = self.baselines["popularity"]
+
+    def _grouped(self, rows: np.ndarray, points: np.ndarray | None, lists) -> np.ndarray:
+        """`lists(rows, point)` for the customers of each as-of point (the last_basket day groups), put back
+        in `rows` order; one call with point -1 without day groups."""
+        if points is None:
+            return lists(rows, -1)
+        parts = [(np.flatnonzero(points == i), i) for i in np.unique(points)]
+        got = [(at, lists(rows[at], int(i))) for at, i in parts]
+        out = np.full((len(rows), got[0][1].shape[1] if got else self.k), -1, dtype=np.int64)
+        for at, recs in got:
+            out[at] = recs
+        return out
+
+    def bias(self, signal: str, weight: float, point: int = -1) -> np.ndarray:
+        """weight x the blend signal (as of as-of point `point` in day groups)."""
+        if point < 0:
+            return np.float32(weight) * self.signals[signal]
+        if (signal, point) not in self._at:
+            self._at[(signal, point)] = self.day_trends.signal(signal, point)
+        return np.float32(weight) * self._at[(signal, point)]
 
     def _scored(self, recs: np.ndarray, seconds: float = 0.0, relevant: metrics.Relevant | None = None) -> Scored:
         relevant = self.relevant if relevant is None else relevant
@@ -156,14 +201,19 @@ class Holdout:
         kept = None if keep is None else json.dumps({k: keep[k] for k in FIT_KEYS}, sort_keys=True, default=str)
         self._fitted = {k: v for k, v in self._fitted.items() if k == kept}
 
-    def rank(self, users: np.ndarray, items: np.ndarray, bias: np.ndarray | None = None,
+    def rank(self, users: np.ndarray, items: np.ndarray, blend: tuple[str, float] | None = None,
              subset: np.ndarray | None = None) -> Scored:
-        """Score fitted factors (plus `bias` per product) on the test customers, or on `subset` of them
-        (positions in `rows`)."""
+        """Score fitted factors on the test customers, or on `subset` of them (positions in `rows`), with the
+        trend blend (signal, weight) added as serving adds it (as of each basket's day in day groups)."""
         rows = self.rows if subset is None else self.rows[subset]
         relevant = None if subset is None else self.relevant.take(subset)
-        return self._scored(top_lists(users, items, self.bought, rows, self.k, self.group_size, bias=bias),
-                            relevant=relevant)
+        points = None if self.points is None else (self.points if subset is None else self.points[subset])
+        if blend is None or not blend[1]:
+            recs = top_lists(users, items, self.bought, rows, self.k, self.group_size)
+        else:
+            recs = self._grouped(rows, points, lambda part, i: top_lists(
+                users, items, self.bought, part, self.k, self.group_size, bias=self.bias(*blend, i)))
+        return self._scored(recs, relevant=relevant)
 
     def release(self) -> None:
         for _, frame, base in self._frames.values():

@@ -156,9 +156,12 @@ def spark_path(spark, hp: dict[str, Any], files: list[Path] | None = None, uri: 
             for unpersist in own:
                 unpersist()
 
+        n = sr.ratings.shape[1]
+        by_day = None if len(got) < 6 else spark_trends.day_counts(sr.lines, sr.products, n, got[5], hp)
         return splits.Split(sr.ratings, got[1], got[2], sr.frame, got[3] if len(got) > 3 else {},
-                            trends=spark_trends.compute(sr.lines, sr.products, sr.ratings.shape[1], split_as_of, hp),
-                            reweigh=reweigh, release=release_split)
+                            trends=spark_trends.compute(sr.lines, sr.products, n, split_as_of, hp),
+                            reweigh=reweigh, release=release_split, test_days=got[4] if len(got) > 4 else None,
+                            day_trends=by_day)
 
     def reweigh(days: float):
         again = spark_ratings.build(frame, splits.half_life_hp(hp, days), as_of, like=sr)

@@ -204,11 +204,19 @@ def split_last_basket(frame, hp: dict[str, Any], as_of: pd.Timestamp):
     last = (lines.groupBy("customer", "basket").agg(F.min("date").alias("first"))
             .withColumn("n", F.count("*").over(by_customer))
             .withColumn("rank", F.row_number().over(by_customer.orderBy(F.desc("first"), F.desc("basket"))))
-            .where((F.col("n") >= 2) & (F.col("rank") == 1)).select("customer", "basket", F.lit(True).alias("held")))
+            .where((F.col("n") >= 2) & (F.col("rank") == 1))
+            .select("customer", "basket", F.lit(True).alias("held"),
+                    F.datediff(F.to_date("first"), F.lit("1970-01-01")).alias("held_day")))
     marked = lines.join(last, ["customer", "basket"], "left")
     train, test = marked.where(F.col("held").isNull()), marked.where(F.col("held"))
     held = last.count()
     if not held or not train.limit(1).count():
         return None
-    sr = build(train.drop("basket", "held"), hp, as_of)
-    return sr, *_held_pairs(sr, test), {"baskets": kind, "held_out_baskets": int(held)}
+    sr = build(train.drop("basket", "held", "held_day"), hp, as_of)
+    days = last.select("held_day").distinct().toPandas()["held_day"].to_numpy(np.int64)
+    pairs = (test.select("customer", "product", "held_day").distinct()
+             .join(sr.customers, "customer", "left").join(sr.products, "product", "left")
+             .select(F.coalesce("user", F.lit(-1)).alias("user"), F.coalesce("item", F.lit(-1)).alias("item"),
+                     "held_day").toPandas())
+    return (sr, pairs["user"].to_numpy(np.int64), pairs["item"].to_numpy(np.int64),
+            {"baskets": kind, "held_out_baskets": int(held)}, pairs["held_day"].to_numpy(np.int64), days)

@@ -23,6 +23,8 @@ import pandas as pd
 
 from . import ratings as ratings_mod
 from . import trends
+from .day_trends import DayTrends, epoch_days
+from .day_trends import compute as day_trends_of
 
 DAY_FORMAT = "%Y-%m-%d"
 
@@ -37,6 +39,8 @@ class Split:
     trends: trends.Trends | None = None  # the training part's trend arrays, as of its last day
     reweigh: Callable[[float], tuple[ratings_mod.Ratings, Any]] | None = None  # (ratings, frame) at a half-life
     release: Callable[[], None] = lambda: None  # drop what the Spark path persisted for this split
+    test_days: np.ndarray | None = None  # last_basket: each held-out line's basket day (days since 1970)
+    day_trends: DayTrends | None = None  # last_basket: the trend arrays as of the baskets' days (day_trends.py)
 
 
 def half_life_hp(hp: dict[str, Any], days: float) -> dict[str, Any]:
@@ -45,10 +49,12 @@ def half_life_hp(hp: dict[str, Any], days: float) -> dict[str, Any]:
 
 def pandas_split(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp, protocol: str,
                  start: pd.Timestamp) -> Split | None:
+    days = None
     if protocol == "last_basket":
         held, kind, n = held_out_baskets(df)
         train_df, info = df[~held], {"baskets": kind, "held_out_baskets": n}
         got = last_basket(df, hp, as_of, held=(held, kind, n))
+        days = basket_days(df[held])
     else:
         train_df, info = df[df["date"] < start], {}
         as_of = start - pd.Timedelta(days=1)
@@ -56,8 +62,16 @@ def pandas_split(df: pd.DataFrame, hp: dict[str, Any], as_of: pd.Timestamp, prot
     if got is None:
         return None
     r = got[0]
+    by_day = None if days is None else day_trends_of(train_df, r.product_ids, np.unique(days),
+                                                     hp["trend_window_days"], hp["trend_min_support"])
     return Split(r, got[1], got[2], info=info, trends=trends.compute(train_df, r.product_ids, as_of, hp),
-                 reweigh=lambda days: (ratings_mod.build(train_df, half_life_hp(hp, days), as_of), None))
+                 reweigh=lambda d: (ratings_mod.build(train_df, half_life_hp(hp, d), as_of), None),
+                 test_days=days, day_trends=by_day)
+
+
+def basket_days(held: pd.DataFrame) -> np.ndarray:
+    """Each held-out line's basket day (days since 1970): its customer's held-out basket's first day."""
+    return epoch_days(held.groupby("customer", sort=False)["date"].transform("min"))
 
 
 def _indices(r: ratings_mod.Ratings, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -81,6 +81,14 @@ def test_split_trends_and_reweighed_split_ratings_agree_on_both_paths(both_paths
         (r1, _), (r2, _) = x.reweigh(14.0), y.reweigh(14.0)
         assert np.array_equal(r1.user, r2.user) and np.array_equal(r1.item, r2.item)
         np.testing.assert_allclose(r1.rating, r2.rating, rtol=1e-5)
+        if protocol == "last_basket":  # trend arrays as of each basket's day: the Spark twin counts the same
+            a, b = x.day_trends, y.day_trends
+            assert len(a.points) > 5 and np.array_equal(a.points, b.points)
+            for name in ("popularity", "recent", "before"):
+                assert np.array_equal(getattr(a, name), getattr(b, name)), name
+            assert a.recent.sum() > 0 and (a.popularity[-1] >= a.popularity[0]).all()
+            pairs = {(u, d) for u, d in zip(x.test_users.tolist(), x.test_days.tolist()) if u >= 0}
+            assert {(u, d) for u, d in zip(y.test_users.tolist(), y.test_days.tolist()) if u >= 0} == pairs
         if protocol == "time_window":  # the split's trends end the day before the window
             df, _ = read.load([SAMPLE_CSV], hp)
             want = trends.compute(df[df["date"] < start], x.ratings.product_ids, start - pd.Timedelta(days=1), hp)

@@ -93,13 +93,16 @@ def test_last_basket_split_is_the_same_on_both_data_paths(loaded):
     hp = h.defaults()
     as_of = ratings.as_of_date(df, hp)
     r, users, items, info = splits.last_basket(df, hp, as_of)
-    sr, s_users, s_items, s_info = spark_ratings.split_last_basket(frame, hp, as_of)
+    sr, s_users, s_items, s_info, s_days, basket_days = spark_ratings.split_last_basket(frame, hp, as_of)
     try:
         assert s_info == info and info["held_out_baskets"] > 100
         assert np.array_equal(sr.ratings.user, r.user) and np.array_equal(sr.ratings.item, r.item)
         np.testing.assert_allclose(sr.ratings.rating, r.rating, rtol=1e-6)
         want = sorted(zip(users.tolist(), items.tolist()))
         assert sorted(set(zip(s_users.tolist(), s_items.tolist()))) == sorted(set(want))
+        held, _, _ = splits.held_out_baskets(df)
+        days = splits.basket_days(df[held])
+        assert sorted(set(basket_days.tolist())) == sorted(set(days.tolist())) and len(s_days) == len(s_users)
     finally:
         sr.unpersist()
 

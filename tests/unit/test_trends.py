@@ -130,7 +130,11 @@ class FakeHoldout:
     def forget(self, keep=None):
         pass
 
-    def rank(self, users, items, bias=None, subset=None):
+    def bias(self, blend):
+        return None if not blend or not blend[1] else np.float32(blend[1]) * self.signals[blend[0]]
+
+    def rank(self, users, items, blend=None, subset=None):
+        bias = self.bias(blend)
         self.ranked.append((bias, subset))
         n = len(self.rows) if subset is None else len(subset)
         # the NDCG this fake gives: 0.1 alone; with a bias, a peak at total bias 0.5 (signal x weight)
@@ -196,8 +200,8 @@ def test_blend_weight_and_signal_are_chosen_on_the_holdout(caplog):
 
 def test_blend_that_does_not_help_beyond_noise_is_off():
     class Flat(FakeHoldout):
-        def rank(self, users, items, bias=None, subset=None):
-            n = len(self.rows)
+        def rank(self, users, items, blend=None, subset=None):
+            bias, n = self.bias(blend), len(self.rows)
             ndcg = np.random.default_rng(0 if bias is None else int(float(bias[0]) * 1000)).uniform(0, 0.2, n)
             return Scored({"ndcg_at_10": float(ndcg.mean())}, ndcg)
 
@@ -220,7 +224,8 @@ def test_a_choice_that_loses_on_the_other_protocol_is_vetoed(caplog):
     assert "(7 days, NDCG@10 +0.0600 over off) loses on the other protocol's held-out part" in caplog.text
 
     class Other(FakeHoldout):  # the blend costs this part's customers whatever the weight
-        def rank(self, users, items, bias=None, subset=None):
+        def rank(self, users, items, blend=None, subset=None):
+            bias = self.bias(blend)
             value = 0.1 - (0.0 if bias is None else 0.02)
             return Scored({"ndcg_at_10": value}, np.full(len(self.rows), value))
 
