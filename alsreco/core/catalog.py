@@ -58,6 +58,16 @@ class Column:
             self._lookup = {str(v): i for i, v in enumerate(self.values.tolist())}
         return self._lookup
 
+    def subset(self, at: np.ndarray) -> "Column":
+        """The column of products `at` only (a string or per-product column; the value table and its lookup
+        shared): what a filter reads for a request's best-scored candidates."""
+        if self.kind == "list":
+            raise ValueError("a list column has no per-product subset")
+        if self.kind == "string":
+            return Column(self.name, self.kind, {"values": self.values, "codes": np.asarray(self.codes)[at]},
+                          _lookup=self.code_of())
+        return Column(self.name, self.kind, {"values": np.asarray(self.values)[at]})
+
     def owners(self) -> np.ndarray:
         """A list column's product index of each entry of `codes` (built once)."""
         if self._owner is None:

@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .rules import Plan, Recommendation
-from .topk import top_k_lists
+from .rules import Plan, Recommendation, removed_at
+from .topk import top_k_lists, top_k_where
 
 Arrange = Callable[[int, list[int], list[str], int, np.ndarray], tuple[list[int], list[str], tuple[str, ...]]]
 
@@ -25,6 +25,9 @@ def pick(keys: np.ndarray, shown: np.ndarray, masked: list[np.ndarray], plan: Pl
     `arrange(r, picks, reasons, n_forced, pool keys)` gives row r its promotion / exploration slots and
     the attributes its products carry (`attributes(product, fields)`)."""
     rows = len(masked)
+    lazy = bool(plan.lazy) and rows == 1 and arrange is None and gone is None  # filters on the best only
+    if plan.lazy and not lazy:
+        keys[:, plan.lazy_mask()] = -np.inf
     if plan.penalty is not None and keys.dtype == np.float32:
         keys += plan.penalty
     elif len(plan.blocked_idx):
@@ -56,7 +59,8 @@ def pick(keys: np.ndarray, shown: np.ndarray, masked: list[np.ndarray], plan: Pl
             reasons[r] += ["new_product"] * len(chosen)
             keys[r, chosen] = -np.inf
     most = n - min((len(f) for f in forced), default=0)
-    for r, best in enumerate(top_k_lists(keys, most)):
+    best_of = [top_k_where(keys[0], most, lambda at: removed_at(plan.lazy, at))] if lazy else top_k_lists(keys, most)
+    for r, best in enumerate(best_of):
         best = best[:n - len(picks[r])].tolist()
         picks[r] += best
         reasons[r] += [kind] * len(best)

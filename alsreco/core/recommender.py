@@ -282,8 +282,11 @@ class Recommender:
         return cached
 
     def _plan(self, rules: Rules) -> Plan:
-        return Plan.resolve(rules, self._resolve, len(self.product_ids), self.popular_order, self.new_products,
-                            self.cat.filters.bind)
+        """Filters join the (cached) plan of the same rules without them, lazily (rules.Plan): a request's
+        own filter values cost nothing proportional to the catalogue until a block of rows needs the mask."""
+        if rules.filters is None:
+            return Plan.resolve(rules, self._resolve, len(self.product_ids), self.popular_order, self.new_products)
+        return self.plan(dataclasses.replace(rules, filters=None)).with_filters(self.cat.filters.bind(rules.filters))
 
     # ----------------------------------------------------------------- internals
     def _scores(self, factors: list[np.ndarray]) -> np.ndarray:

@@ -2,6 +2,7 @@
 shared by the recommender, the HTTP codecs and batch scoring."""
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -9,7 +10,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from . import hyperparameters
-from .filters.masks import Spec
+from .filters.operands import Spec
 
 
 @dataclass(frozen=True)
@@ -38,23 +39,55 @@ NEG_INF_BITS = np.uint32(0xFF800000)  # float32 -inf; 0 bits are 0.0
 
 @dataclass
 class Plan:
-    """Rules resolved to product indices (see recommender.py for the precedence)."""
+    """Rules resolved to product indices (see recommender.py for the precedence).
 
-    blocked: np.ndarray  # bool (n_products,): not in the pool
+    Filters on product attributes made `lazy` (a request's own filter values: a plan made for one request)
+    are not in `pool_blocked`: a one-customer list evaluates them on its best-scored candidates only
+    (`lazy_top`); `blocked` is the whole truth, their mask included, evaluated on first use."""
+
+    pool_blocked: np.ndarray  # bool (n_products,): not in the pool, the lazy filters aside
     forced: np.ndarray  # int, request order, never blocked by exclude_items
     new: np.ndarray  # int, new products still in the pool and not forced
     exclude_purchased: bool
     include_new: int
     unknown: list[str]
     dynamic: list = field(default_factory=list)  # filters on the customer's own purchases (per row)
+    lazy: list = field(default_factory=list)  # static filters evaluated where needed (Bound.removed_at)
 
     def __post_init__(self) -> None:
-        self.blocked_idx = np.flatnonzero(self.blocked)  # the same, as indices (cheap when few)
+        self.blocked_idx = np.flatnonzero(self.pool_blocked)  # the same, as indices (cheap when few)
         # 0 / -inf per product, for plans blocking much of the catalogue (a selective filter): one
         # add costs ~0.02 ms at 100k products where the scattered write of 75k indices costs ~0.25 ms
         self.penalty = None
-        if len(self.blocked_idx) * PENALTY_SHARE > len(self.blocked):
-            self.penalty = (self.blocked.astype(np.uint32) * NEG_INF_BITS).view(np.float32)
+        if len(self.blocked_idx) * PENALTY_SHARE > len(self.pool_blocked):
+            self.penalty = (self.pool_blocked.astype(np.uint32) * NEG_INF_BITS).view(np.float32)
+        self._lazy_mask: np.ndarray | None = None
+
+    def lazy_mask(self) -> np.ndarray:
+        """What the lazy filters take out, over all products (once)."""
+        if self._lazy_mask is None:
+            out = np.zeros(len(self.pool_blocked), dtype=bool)
+            for b in self.lazy:
+                out |= b.removed()
+            self._lazy_mask = out
+        return self._lazy_mask
+
+    @property
+    def blocked(self) -> np.ndarray:
+        """bool (n_products,): not in the pool, every filter included."""
+        return self.pool_blocked | self.lazy_mask() if self.lazy else self.pool_blocked
+
+    def with_filters(self, bounds: list) -> "Plan":
+        """This plan (of the same rules without filters) with a request's bound filters: those on product
+        attributes `lazy` (out of the forced and new products now, of the candidates when ranking), those
+        on the customer's purchases per row. Costs nothing proportional to the catalogue."""
+        static = [b for b in bounds if b.static]
+        out = copy.copy(self)
+        out.forced = self.forced[~removed_at(static, self.forced)]
+        out.new = self.new[~removed_at(static, self.new)]
+        out.dynamic = [*self.dynamic, *(b for b in bounds if not b.static)]
+        out.lazy, out._lazy_mask = [*self.lazy, *static], None
+        return out
 
     @classmethod
     def resolve(cls, rules: Rules, resolve: Callable[..., tuple[np.ndarray, list[str]]], n_products: int,
@@ -70,7 +103,7 @@ class Plan:
         gone = np.zeros(n_products, dtype=bool)  # what exclude_items and the filters take out
         gone[excluded] = True
         for b in bounds:
-            if b.product_mask is not None:
+            if b.static:
                 gone |= b.removed()
         forced = forced[~gone[forced]]
         blocked = np.zeros(n_products, dtype=bool)
@@ -83,7 +116,15 @@ class Plan:
         blocked[popular_order[:max(0, int(rules.exclude_popular))]] = True
         new = new_products[~blocked[new_products] & ~np.isin(new_products, forced)]
         return cls(blocked, forced, new, bool(rules.exclude_purchased), max(0, int(rules.include_new)),
-                   _unique(unknown_f + unknown), [b for b in bounds if b.product_mask is None])
+                   _unique(unknown_f + unknown), [b for b in bounds if not b.static])
+
+
+def removed_at(bounds: list, at: np.ndarray) -> np.ndarray:
+    """bool per product of `at`: taken out by any of the static filters `bounds`."""
+    out = np.zeros(len(at), dtype=bool)
+    for b in bounds:
+        out |= b.removed_at(at)
+    return out
 
 
 def _unique(items: Iterable[str]) -> list[str]:

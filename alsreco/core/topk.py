@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import numpy as np
 
@@ -73,6 +74,27 @@ def top_k_lists(keys: np.ndarray, k: int) -> list[np.ndarray]:
     """Per row, the indices of the `k` largest finite keys, best first (ragged)."""
     idx, valid = top_k(keys, k)
     return [row[ok] for row, ok in zip(idx, valid)]
+
+
+def top_k_where(row: np.ndarray, k: int, removed_at: Callable[[np.ndarray], np.ndarray],
+                first: int = 0) -> np.ndarray:
+    """`top_k_lists` of one row with the products `removed_at(indices)` (bool each) taken out, asking
+    `removed_at` about the best-keyed candidates only: the best m + 1 in the total order (key desc, column
+    asc; m = `first`, default 16k, then 4x while too few survive). Every product outside the best m comes
+    after every one inside in that order, so k survivors among the best m are the answer, and so are fewer
+    when nothing past them is eligible. A quarter of the row or more: `removed_at` over every product."""
+    cols = len(row)
+    m = max(int(first) or 16 * k, 1)
+    while k > 0 and m + 1 < cols // 4:
+        idx, valid = top_k(row[None, :], m + 1)
+        cand = idx[0, :m][valid[0, :m]]
+        kept = cand[~removed_at(cand)]
+        if len(kept) >= k or not valid[0, m]:
+            return kept[:k]
+        m *= 4
+    everything = np.arange(cols, dtype=np.int64)
+    masked = np.where(removed_at(everything), -np.inf, row).astype(row.dtype, copy=False)
+    return top_k_lists(masked[None, :], k)[0]
 
 
 def _group_width(cols: int, k: int) -> int:

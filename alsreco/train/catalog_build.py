@@ -118,7 +118,7 @@ def check_filters(built: Built, hp: dict[str, Any]) -> bool:
     except FilterError as exc:
         which = "filters" if "filter '" in str(exc) else "batch_filter"
         raise UserError(f"hyperparameter {which}: {exc}") from None
-    return any(b.product_mask is None for b in bounds)
+    return any(not b.static for b in bounds)
 
 
 def attach(model: Model, built: Built, items: np.ndarray, as_of: pd.Timestamp) -> Model:

@@ -88,3 +88,26 @@ def test_a_large_block_is_split_at_the_default_threshold():
     got = topk.top_k(keys, 10, threads=2)
     assert topk._pool.cache_info().currsize == 1
     assert [row.tolist() for row in got[0]] == reference(keys, 10)
+
+
+@pytest.mark.parametrize("cols", [50, 2000, 20011])
+@pytest.mark.parametrize("k", [1, 10, 40])
+@pytest.mark.parametrize("share", [0.0, 0.5, 0.9, 0.995, 1.0])
+@pytest.mark.parametrize("first", [0, 1, 3])
+def test_top_k_where_asks_about_candidates_and_equals_the_masked_top_k(cols, k, share, first):
+    """The k best keys among the products not removed, ties to the lower column, asking `removed_at`
+    only about some of the products when the first candidates suffice (`first`: forces widening)."""
+    rng = np.random.default_rng(cols + k + int(share * 1000) + first)
+    row = rng.integers(0, 6, cols).astype(np.float32)  # heavy ties, also at every cut
+    row[rng.random(cols) < 0.1] = -np.inf  # already out of the pool
+    gone = rng.random(cols) < share
+    asked: list[int] = []
+
+    def removed_at(at):
+        asked.append(len(at))
+        return gone[at]
+
+    got = topk.top_k_where(row, k, removed_at, first=first)
+    assert got.tolist() == reference(np.where(gone, -np.inf, row)[None, :], k)[0]
+    if 16 * k + 1 < cols // 4 and share <= 0.5 and first == 0:
+        assert sum(asked) < cols / 4  # the candidates only: never the whole row

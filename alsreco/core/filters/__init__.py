@@ -10,7 +10,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..catalog import Catalog
-from .masks import Bound, Compiled, Pairs, Spec, freeze, pairs
+from .masks import Bound, Compiled
+from .operands import Pairs, Spec, freeze, pairs
 from .parse import FilterError, parse
 
 __all__ = ["Bound", "Compiled", "FilterBook", "FilterError", "Pairs", "Spec", "freeze", "pairs", "parse"]
@@ -77,7 +78,7 @@ def removed(bounds: Sequence[Bound], n_products: int, bought: Sequence[np.ndarra
 
 def static_removed(bounds: Sequence[Bound], n_products: int) -> np.ndarray:
     """The part of `removed` that is the same for every customer (the filters without Purchases.*)."""
-    return removed([b for b in bounds if b.product_mask is not None], n_products)
+    return removed([b for b in bounds if b.static], n_products)
 
 
 def spec_of(filters: Any, values: Mapping[str, Any] | None) -> Spec | None:

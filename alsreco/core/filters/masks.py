@@ -13,27 +13,21 @@ On a list attribute (`tags`), `=` / `!=` ask whether the list holds / lacks the 
 """
 from __future__ import annotations
 
-import datetime as _dt
-import math
 import operator
-from dataclasses import dataclass
-from itertools import repeat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..catalog import Catalog, Column
+from .operands import WORDS, Pairs, convert, pairs, plain_texts, value_table
 from .parse import MAX_SET, And, Compare, Field, Filter, FilterError, Not, Or, Param, Purchased
 
 ORDER = ("<", "<=", ">", ">=")
 COMPARE = {"=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 MAX_VALUES = 100  # $names per request
-MAX_TEXT = 1000  # characters per value
 OPS_BY_KIND = {"string": ("=", "!=", "IN", "NOT IN"), "list": ("=", "!=", "IN", "NOT IN"),
                "bool": ("=", "!=", "IN", "NOT IN"), "number": ("=", "!=", *ORDER, "IN", "NOT IN"),
                "date": ("=", "!=", *ORDER, "IN", "NOT IN"), "id": ("=", "!=", "IN", "NOT IN")}
-WORDS = {"string": "text", "list": "a list of text", "bool": "true or false", "number": "a number",
-         "date": "a date (YYYY-MM-DD)", "id": "a product id"}
 
 
 def _where(node) -> str:
@@ -121,33 +115,6 @@ class Compiled:
         return Bound(self, values)
 
 
-def convert(value: Any, kind: str, where: str) -> Any:
-    """A literal or $value as the attribute's type: str, float, bool, or days since 1970."""
-    if isinstance(value, str) and len(value) > MAX_TEXT:
-        raise FilterError(f"{where}: a value longer than {MAX_TEXT} characters")
-    if kind in ("string", "list", "id"):
-        if not isinstance(value, str):
-            raise FilterError(f"{where} is {WORDS[kind]}: write the value in quotes, not {value!r}")
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise FilterError(f"{where} is true or false, not {value!r}")
-        return value
-    if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise FilterError(f"{where} is a number, not {value!r}")
-        return float(value)
-    if isinstance(value, str):  # date
-        try:
-            day = _dt.date.fromisoformat(value[:10])
-            if len(value) > 10:
-                _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return (day - _dt.date(1970, 1, 1)).days
-        except ValueError:
-            pass
-    raise FilterError(f"{where} is a date: write it as \"YYYY-MM-DD\", not {value!r}")
-
-
 class Bound:
     """A compiled filter with its values; `selected(bought)` -> what the filter's WHERE selects."""
 
@@ -156,36 +123,59 @@ class Bound:
         self.catalog = compiled.catalog
         self.n = compiled.catalog.n_products
         self.include = compiled.tree.action == "INCLUDE"
-        self._static: dict[int, np.ndarray] = {}
-        self.product_mask = None if compiled.uses_purchases else self._eval(compiled.tree.where, None)
+        self.static = not compiled.uses_purchases  # the same for every customer: a mask over products
+        self._static: dict[int, np.ndarray] = {}  # each comparison's mask over all products
+        self._wanted: dict[int, tuple[str, list[Any]]] = {}  # each comparison's kind and converted values
+        self._tables: dict[int, np.ndarray] = {}  # each text comparison's value table (_value_table)
+        self._mask: np.ndarray | None = None
+
+    @property
+    def product_mask(self) -> np.ndarray | None:
+        """What the WHERE selects over all products (evaluated on first use), None with Purchases.*."""
+        if self.static and self._mask is None:
+            self._mask = self._eval(self.compiled.tree.where, None)
+        return self._mask
 
     def removed(self, bought: Sequence[np.ndarray] | Pairs | None = None) -> np.ndarray:
         """True for the products this filter takes out: 1-D, or rows x products with Purchases.*.
         `bought`: each row's purchases (product indices), or the same as `Pairs`."""
-        if self.product_mask is not None:
+        if self.static:
             return ~self.product_mask if self.include else self.product_mask
         chosen = self._eval(self.compiled.tree.where, bought if isinstance(bought, Pairs) else pairs(bought or []))
         return ~chosen if self.include else chosen
 
+    def removed_at(self, at: np.ndarray) -> np.ndarray:
+        """`removed()[at]` of a static filter, evaluated on the products `at` only (a request's best-scored
+        candidates) unless the whole mask is already known."""
+        at = np.asarray(at, dtype=np.int64)
+        if not len(at):
+            return np.zeros(0, dtype=bool)
+        chosen = self._mask[at] if self._mask is not None else self._eval(self.compiled.tree.where, None, at)
+        return ~chosen if self.include else chosen
+
     # ---------------------------------------------------------------- evaluation
-    def _eval(self, node, bought: Pairs | None) -> np.ndarray:
+    def _eval(self, node, bought: Pairs | None, at: np.ndarray | None = None) -> np.ndarray:
+        """What `node` selects: over all products, or over the products `at` (static parts only)."""
         if isinstance(node, And):
-            out = self._eval(node.parts[0], bought)
+            out = self._eval(node.parts[0], bought, at)
             for part in node.parts[1:]:
-                out = out & self._eval(part, bought)
+                out = out & self._eval(part, bought, at)
             return out
         if isinstance(node, Or):
-            out = self._eval(node.parts[0], bought)
+            out = self._eval(node.parts[0], bought, at)
             for part in node.parts[1:]:
-                out = out | self._eval(part, bought)
+                out = out | self._eval(part, bought, at)
             return out
         if isinstance(node, Not):
-            return ~self._eval(node.part, bought)
+            return ~self._eval(node.part, bought, at)
         if isinstance(node.operand, Purchased):
             return self._purchased(node, bought or Pairs(np.empty(0, np.int64), np.empty(0, np.int64), 0))
         key = id(node)
-        if key not in self._static:
-            self._static[key] = self._compare(node)
+        if key in self._static:
+            return self._static[key] if at is None else self._static[key][at]
+        if at is not None:
+            return self._compare(node, at)
+        self._static[key] = self._compare(node)
         return self._static[key]
 
     def _operands(self, node: Compare, kind: str) -> list[Any]:
@@ -195,35 +185,44 @@ class Bound:
         for item in items:
             raw = self.values[item.name] if isinstance(item, Param) else item.value
             values = raw if isinstance(raw, list) else [raw]
-            if kind in ("string", "list", "id") and _plain_texts(values):
+            if kind in ("string", "list", "id") and plain_texts(values):
                 out.extend(values)  # already what `convert` would give (a long $name list: the common case)
                 continue
             label = f"filter_values.{item.name}" if isinstance(item, Param) else where
             out.extend(convert(v, kind, label) for v in values)
         return out
 
-    def _compare(self, node: Compare) -> np.ndarray:
-        kind = self.compiled.kind_of(node.field)
-        wanted = self._operands(node, kind)
+    def _compare(self, node: Compare, at: np.ndarray | None = None) -> np.ndarray:
+        key = id(node)
+        if key not in self._wanted:  # the request's values, converted once per filter and comparison
+            kind = self.compiled.kind_of(node.field)
+            self._wanted[key] = (kind, self._operands(node, kind))
+        kind, wanted = self._wanted[key]
         positive = {"!=": "=", "NOT IN": "IN"}.get(node.op, node.op)
         if kind == "id":
-            mask = np.zeros(self.n, dtype=bool)
-            idx = [self.compiled.product_index[v] for v in wanted if v in self.compiled.product_index]
-            mask[np.asarray(idx, dtype=np.int64)] = True
+            idx = np.asarray([self.compiled.product_index[v] for v in wanted if v in self.compiled.product_index],
+                             dtype=np.int64)
+            if at is not None:
+                mask = np.isin(at, idx)
+            else:
+                mask = np.zeros(self.n, dtype=bool)
+                mask[idx] = True
         else:
             col = self.catalog.find(node.field.attribute)
-            mask = self._column_mask(col, positive, wanted)
+            mask = self._column_mask(col, positive, wanted, at, key)
         return ~mask if positive != node.op else mask
 
-    def _column_mask(self, col: Column, op: str, wanted: list[Any]) -> np.ndarray:
+    def _column_mask(self, col: Column, op: str, wanted: list[Any], at: np.ndarray | None = None,
+                     key: int = 0) -> np.ndarray:
+        """What the comparison `key` selects over all products, or over the products `at`."""
+        if at is not None and col.kind != "list":  # a string's codes / a number's values at `at` only
+            col = col.subset(at)
+        elif at is not None:
+            return self._column_mask(col, op, wanted, None, key)[at]
         if col.kind in ("string", "list"):
-            # one entry per value, a spare for the wanted values no product has, and last the
-            # missing cells (code -1); built with map (no Python frame per value: $lists run to 1,000)
-            spare = len(col.values)
-            table = np.zeros(spare + 2, dtype=bool)
-            table[np.fromiter(map(col.code_of().get, wanted, repeat(spare, len(wanted))), dtype=np.int64,
-                              count=len(wanted))] = True
-            hit = table.take(col.codes)  # take: ~half the time of fancy indexing with int32 codes
+            if key not in self._tables:
+                self._tables[key] = value_table(col, wanted)
+            hit = self._tables[key].take(col.codes)  # take: ~half the time of fancy indexing with int32 codes
             if col.kind == "string":
                 return hit
             out = np.zeros(self.n, dtype=bool)
@@ -277,37 +276,3 @@ class Bound:
         return ~out if node.op == "NOT IN" else out
 
 
-def _plain_texts(values: list[Any]) -> bool:
-    """Whether every value is a str within MAX_TEXT (what `convert` would return unchanged)."""
-    return set(map(type, values)) <= {str} and max(map(len, values), default=0) <= MAX_TEXT
-
-
-@dataclass(frozen=True)
-class Pairs:
-    """What a block of customers bought, flat: (row, product) pairs, for `rows` rows."""
-
-    row_of: np.ndarray
-    products: np.ndarray
-    rows: int
-
-
-def pairs(bought: Sequence[np.ndarray]) -> Pairs:
-    lens = np.fromiter((len(b) for b in bought), dtype=np.int64, count=len(bought))
-    products = np.concatenate([np.asarray(b, dtype=np.int64) for b in bought]) if lens.sum() else \
-        np.empty(0, np.int64)
-    return Pairs(np.repeat(np.arange(len(bought), dtype=np.int64), lens), products, len(bought))
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What a request asks for: filter texts (or names) and their values, hashable for caches."""
-
-    texts: tuple[str, ...]
-    values: tuple[tuple[str, Any], ...] = ()
-
-    def value_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.values}
-
-
-def freeze(values: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((str(k), tuple(v) if isinstance(v, list) else v) for k, v in (values or {}).items()))
