@@ -5,20 +5,7 @@ the request (id -> index dicts, popularity order, new-product set, YᵀY for fol
 computed once in `Recommender.__init__`; a block of customers is scored with one matrix
 product and cut with `np.argpartition`.
 
-Rules and their precedence (the same for the HTTP API and for `train`):
-
-1. The pool is every product, or only `candidates` when given.
-2. Removed from the pool: `exclude_items`, the top-`exclude_popular` best sellers (by
-   distinct customers, ties by product id) and, when `exclude_purchased`, what the customer
-   bought plus the request's `items` (basket).
-3. `include_items` are forced in first, in request order, with reason `forced`. They are
-   explicit, so they survive steps 1-2 except `exclude_items`, which beats everything.
-4. Then up to `include_new` new products (`model.new_products`) taken from the pool, the
-   best-scoring ones for this customer, with reason `new_product`.
-5. The remaining slots up to N are the best-scoring products left in the pool, reason
-   `model` (or `popular` when the customer has no factor: unknown and no known basket).
-
-All filtering happens before the top-N cut, so a list is short only when the pool is.
+The rules and their precedence (the same for the HTTP API and for `train`) are in core/rules.py.
 
 Similar products (`Request.item_id`): the same rules, with the cosine similarity to the item
 (core/similar.py) as the score and `similar` as the reason; there is no customer, so
@@ -241,22 +228,7 @@ class Recommender:
         self.cat.check(req)
 
     def rules_for(self, req: Request) -> Rules:
-        d = self.default_rules
-        if (req.item_id is None and req.exclude_purchased is None and req.exclude_popular is None
-                and req.include_new is None and not req.exclude_items and not req.include_items
-                and req.candidates is None and req.filters is None):
-            return d  # the common request: the model's defaults
-        if req.item_id is not None:  # no customer: nothing was bought
-            exclude_purchased = False
-        else:
-            exclude_purchased = d.exclude_purchased if req.exclude_purchased is None else req.exclude_purchased
-        return dataclasses.replace(
-            d,
-            exclude_purchased=exclude_purchased,
-            exclude_popular=d.exclude_popular if req.exclude_popular is None else req.exclude_popular,
-            include_new=d.include_new if req.include_new is None else req.include_new,
-            exclude_items=tuple(req.exclude_items), include_items=tuple(req.include_items),
-            candidates=None if req.candidates is None else tuple(req.candidates), filters=req.filters)
+        return self.default_rules.for_request(req)
 
     def fold_in(self, items: np.ndarray, ratings: np.ndarray | None = None) -> np.ndarray:
         """A customer factor from `items` (product indices) with `ratings` (default 1 each): one

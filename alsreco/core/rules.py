@@ -1,8 +1,28 @@
 """What a recommendation request asks for and what it gets back: plain frozen dataclasses
-shared by the recommender, the HTTP codecs and batch scoring."""
+shared by the recommender, the HTTP codecs and batch scoring, and the rules resolved to a `Plan`.
+
+Rules and their precedence (the same for the HTTP API and for `train`):
+
+1. The pool is every product, or only `candidates` when given.
+2. Removed from the pool: `exclude_items`, the top-`exclude_popular` best sellers (by
+   distinct customers, ties by product id) and, when `exclude_purchased`, what the customer
+   bought plus the request's `items` (basket).
+3. `include_items` are forced in first, in request order, with reason `forced`. They are
+   explicit, so they survive steps 1-2 except `exclude_items`, which beats everything.
+4. Then up to `include_new` new products (`model.new_products`) taken from the pool, the
+   best-scoring ones for this customer, with reason `new_product`.
+5. The remaining slots up to N are the best-scoring products left in the pool, reason
+   `model` (or `popular` when the customer has no factor: unknown and no known basket).
+6. A filter (core/filters) beats everything: what it takes out is never listed, forced and new
+   products included (docs/catalog.md says how it is evaluated). Promotion and exploration slots
+   (core/slots.py) come from the pool left after all of these.
+
+All filtering happens before the top-N cut, so a list is short only when the pool is.
+"""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -24,6 +44,24 @@ class Rules:
     include_items: tuple[str, ...] = ()
     candidates: tuple[str, ...] | None = None  # None = the whole catalogue
     filters: Spec | None = None  # filter expressions / names over the catalogue (core/filters)
+
+    def for_request(self, req: "Request") -> "Rules":
+        """These (a model's default) rules with what `req` overrides; the defaults themselves for the
+        common request, so plans cached by rules are shared."""
+        if (req.item_id is None and req.exclude_purchased is None and req.exclude_popular is None
+                and req.include_new is None and not req.exclude_items and not req.include_items
+                and req.candidates is None and req.filters is None):
+            return self
+        if req.item_id is not None:  # no customer: nothing was bought
+            exclude_purchased = False
+        else:
+            exclude_purchased = self.exclude_purchased if req.exclude_purchased is None else req.exclude_purchased
+        return dataclasses.replace(
+            self, exclude_purchased=exclude_purchased,
+            exclude_popular=self.exclude_popular if req.exclude_popular is None else req.exclude_popular,
+            include_new=self.include_new if req.include_new is None else req.include_new,
+            exclude_items=tuple(req.exclude_items), include_items=tuple(req.include_items),
+            candidates=None if req.candidates is None else tuple(req.candidates), filters=req.filters)
 
     @classmethod
     def from_hyperparameters(cls, hp: Mapping[str, Any]) -> "Rules":
