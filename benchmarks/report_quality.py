@@ -15,6 +15,10 @@ DATASET_TITLES = {"sample": "bundled Online Retail sample", "generated": "genera
                   "trend": "generated with products that launch and fade (datagen.py `lifecycle=0.5`)"}
 
 
+def _last_basket_description(q: dict[str, Any]) -> str:
+    return str(((q.get("protocols") or {}).get("last_basket") or {}).get("description", ""))
+
+
 def _ms(s: dict[str, Any]) -> str:
     return f"{s['mean']:.4f} ± {s['std']:.4f}"
 
@@ -210,6 +214,12 @@ def quality_section(q: dict[str, Any] | None, plots: Path, rel: str, plt,
     out = ["## 1. Quality (top-10, bought items excluded)\n",
            "A test customer is scored when the model knows them and they bought at least one product in the "
            "held-out part that the model knows and they had not bought before.\n",
+           *([] if "as of the day" not in _last_basket_description(q) else [
+               "Last basket per customer: each held-out basket is scored with the recent best sellers, the "
+               "Trending-Now list, the all-time best sellers and the blend's signal as of the day before it (what "
+               "a model retrained that night would serve: `alsreco/train/day_trends.py`), for the baselines and "
+               "the defaults alike; the ALS factors are those of the whole training part, as usual for this "
+               "protocol.\n"]),
            f"Seeds: {q['seeds']} (ALS `seed`; popularity has no seed). Every ALS model below was written by the real "
            "`train` entry point on the training part, then the held-out part was scored from the model files as "
            "serving ranks (the trend blend included) with `alsreco.train.metrics`. The **defaults** ran as shipped: "
