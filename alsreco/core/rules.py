@@ -77,11 +77,11 @@ NEG_INF_BITS = np.uint32(0xFF800000)  # float32 -inf; 0 bits are 0.0
 
 @dataclass
 class Plan:
-    """Rules resolved to product indices (see recommender.py for the precedence).
+    """Rules resolved to product indices (the precedence above).
 
-    Filters on product attributes made `lazy` (a request's own filter values: a plan made for one request)
-    are not in `pool_blocked`: a one-customer list evaluates them on its best-scored candidates only
-    (`lazy_top`); `blocked` is the whole truth, their mask included, evaluated on first use."""
+    A request's filters on product attributes are `lazy` (`with_filters`): not in `pool_blocked`, so a
+    one-customer list evaluates them on its best-scored candidates only (lists.pick, topk.top_k_where);
+    `blocked` is the whole truth, their mask included, built on first use (blocks of rows, batch)."""
 
     pool_blocked: np.ndarray  # bool (n_products,): not in the pool, the lazy filters aside
     forced: np.ndarray  # int, request order, never blocked by exclude_items
@@ -100,6 +100,7 @@ class Plan:
         if len(self.blocked_idx) * PENALTY_SHARE > len(self.pool_blocked):
             self.penalty = (self.pool_blocked.astype(np.uint32) * NEG_INF_BITS).view(np.float32)
         self._lazy_mask: np.ndarray | None = None
+        self._blocked: np.ndarray | None = None
 
     def lazy_mask(self) -> np.ndarray:
         """What the lazy filters take out, over all products (once)."""
@@ -112,8 +113,12 @@ class Plan:
 
     @property
     def blocked(self) -> np.ndarray:
-        """bool (n_products,): not in the pool, every filter included."""
-        return self.pool_blocked | self.lazy_mask() if self.lazy else self.pool_blocked
+        """bool (n_products,): not in the pool, every filter included (once)."""
+        if not self.lazy:
+            return self.pool_blocked
+        if self._blocked is None:
+            self._blocked = self.pool_blocked | self.lazy_mask()
+        return self._blocked
 
     def with_filters(self, bounds: list) -> "Plan":
         """This plan (of the same rules without filters) with a request's bound filters: those on product
@@ -124,7 +129,7 @@ class Plan:
         out.forced = self.forced[~removed_at(static, self.forced)]
         out.new = self.new[~removed_at(static, self.new)]
         out.dynamic = [*self.dynamic, *(b for b in bounds if not b.static)]
-        out.lazy, out._lazy_mask = [*self.lazy, *static], None
+        out.lazy, out._lazy_mask, out._blocked = [*self.lazy, *static], None, None
         return out
 
     @classmethod

@@ -126,7 +126,7 @@ class Bound:
         self.static = not compiled.uses_purchases  # the same for every customer: a mask over products
         self._static: dict[int, np.ndarray] = {}  # each comparison's mask over all products
         self._wanted: dict[int, tuple[str, list[Any]]] = {}  # each comparison's kind and converted values
-        self._tables: dict[int, np.ndarray] = {}  # each text comparison's value table (_value_table)
+        self._tables: dict[int, np.ndarray] = {}  # each text comparison's value table (operands.value_table)
         self._mask: np.ndarray | None = None
 
     @property
@@ -173,10 +173,10 @@ class Bound:
         key = id(node)
         if key in self._static:
             return self._static[key] if at is None else self._static[key][at]
-        if at is not None:
-            return self._compare(node, at)
+        if at is not None and self.compiled.kind_of(node.field) != "list":
+            return self._compare(node, at)  # a list column is read per entry: its whole mask, cached, below
         self._static[key] = self._compare(node)
-        return self._static[key]
+        return self._static[key] if at is None else self._static[key][at]
 
     def _operands(self, node: Compare, kind: str) -> list[Any]:
         where = f"{_name(node.field)} {_where(node)}"
@@ -215,10 +215,8 @@ class Bound:
     def _column_mask(self, col: Column, op: str, wanted: list[Any], at: np.ndarray | None = None,
                      key: int = 0) -> np.ndarray:
         """What the comparison `key` selects over all products, or over the products `at`."""
-        if at is not None and col.kind != "list":  # a string's codes / a number's values at `at` only
+        if at is not None:  # a string's codes / a number's values at `at` only (never a list column)
             col = col.subset(at)
-        elif at is not None:
-            return self._column_mask(col, op, wanted, None, key)[at]
         if col.kind in ("string", "list"):
             if key not in self._tables:
                 self._tables[key] = value_table(col, wanted)
