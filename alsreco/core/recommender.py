@@ -222,7 +222,7 @@ class Recommender:
         """Raise FilterError (a 400) for what only the model can tell is wrong in `req`: a filter
         naming an unknown attribute or a value of the wrong type, a field it has not."""
         try:
-            self.plan(self.rules_for(req))
+            self.plan(self.rules_for(req), again=False)  # the request itself asks for it next
         except FilterError as exc:
             raise FilterError(f"filter: {exc}") from None
         self.cat.check(req)
@@ -241,14 +241,19 @@ class Recommender:
         p = self.model.purchases
         return self.user_step.with_session(p.row(customer), p.row_data(customer), session)
 
-    def plan(self, rules: Rules) -> Plan:
+    def plan(self, rules: Rules, again: bool = True) -> Plan:
         """`rules` resolved to product indices; cached, since most requests share a few rule sets
-        (resolving costs a pass over the catalogue: ~8 ms at 100k products)."""
+        (resolving costs a pass over the catalogue: ~8 ms at 100k products). A plan with lazy filters
+        (a request's own values) used by a second request (`again`: not `check`, which the same request
+        calls first) gets their whole mask once (`Plan.whole`)."""
         cached = self._plans.get(rules)
-        if cached is None:
-            cached = self._plan(rules)
+        if cached is not None and cached.lazy and again:
+            cached.uses += 1
+        if cached is None or cached.uses > 1:
+            cached = self._plan(rules) if cached is None else cached.whole()
+            cached.uses = int(again)
             with self._plans_lock:
-                if len(self._plans) >= PLAN_CACHE_SIZE:
+                if len(self._plans) >= PLAN_CACHE_SIZE and rules not in self._plans:
                     self._plans.pop(next(iter(self._plans)))
                 self._plans[rules] = cached
         return cached

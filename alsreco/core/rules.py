@@ -101,6 +101,7 @@ class Plan:
             self.penalty = (self.pool_blocked.astype(np.uint32) * NEG_INF_BITS).view(np.float32)
         self._lazy_mask: np.ndarray | None = None
         self._blocked: np.ndarray | None = None
+        self.uses = 0  # requests ranked with this plan (Recommender.plan: a lazy plan used twice gets whole)
 
     def lazy_mask(self) -> np.ndarray:
         """What the lazy filters take out, over all products (once)."""
@@ -131,6 +132,14 @@ class Plan:
         out.dynamic = [*self.dynamic, *(b for b in bounds if not b.static)]
         out.lazy, out._lazy_mask, out._blocked = [*self.lazy, *static], None, None
         return out
+
+    def whole(self) -> "Plan":
+        """This plan with its lazy filters in the pool mask: for rules asked again (a named filter, repeated
+        values), where one mask over the catalogue is cheaper than ranking candidates on every request."""
+        if not self.lazy:
+            return self
+        return Plan(self.blocked, self.forced, self.new, self.exclude_purchased, self.include_new, self.unknown,
+                    self.dynamic)
 
     @classmethod
     def resolve(cls, rules: Rules, resolve: Callable[..., tuple[np.ndarray, list[str]]], n_products: int,

@@ -41,12 +41,15 @@ def test_candidates_only_equal_the_whole_mask(customer, flt, k, force, include_n
                   item_id=MODEL.product_ids[customer].item() if similar else None, k=k,
                   include_items=tuple(MODEL.product_ids[:8].tolist()) if force else (), include_new=include_new,
                   exclude_purchased=purchased, exclude_popular=popular, filters=spec_of(text, values))
+    rec.check(req)  # what serving does first: resolves the plan without counting as a second request
     one = rec.recommend(req)
-    plan = rec.plan(rec.rules_for(req))
+    rules = rec.rules_for(req)
+    plan = rec._plans[rules]
     assert plan.lazy and plan._lazy_mask is None  # the whole mask was never built for it
-    both = rec.recommend_many([req, req])  # two rows in one block: the whole-mask path
-    assert plan._lazy_mask is not None
-    assert lists([one]) * 2 == lists(both)
+    both = rec.recommend_many([req, req])  # the same rules again: the whole mask, in the pool, once
+    again = rec._plans[rules]
+    assert not again.lazy and np.array_equal(again.pool_blocked, plan.blocked)
+    assert lists([one]) * 2 == lists(both) and lists([one]) == lists([rec.recommend(req)])
     gone = removed(rec.cat.filters.bind(spec_of(text, values)), len(MODEL.product_ids))
     index = {p: i for i, p in enumerate(MODEL.product_ids.tolist())}
     assert not any(gone[index[r.product_id]] for r in one.recommendations)
