@@ -43,6 +43,7 @@ class Column:
     arrays: dict[str, np.ndarray]
     _lookup: dict[str, int] | None = field(default=None, repr=False)
     _owner: np.ndarray | None = field(default=None, repr=False)
+    _names: list[str | None] | None = field(default=None, repr=False)
 
     @property
     def values(self) -> np.ndarray:
@@ -58,15 +59,12 @@ class Column:
             self._lookup = {str(v): i for i, v in enumerate(self.values.tolist())}
         return self._lookup
 
-    def subset(self, at: np.ndarray) -> "Column":
-        """The column of products `at` only (a string or per-product column; the value table and its lookup
-        shared): what a filter reads for a request's best-scored candidates."""
-        if self.kind == "list":
-            raise ValueError("a list column has no per-product subset")
-        if self.kind == "string":
-            return Column(self.name, self.kind, {"values": self.values, "codes": np.asarray(self.codes)[at]},
-                          _lookup=self.code_of())
-        return Column(self.name, self.kind, {"values": np.asarray(self.values)[at]})
+    def names(self) -> list[str | None]:
+        """A string or list column's values as Python text by code, then None (the missing cells' code -1);
+        built once, on first use."""
+        if self._names is None:
+            self._names = [*self.code_of(), None]
+        return self._names
 
     def owners(self) -> np.ndarray:
         """A list column's product index of each entry of `codes` (built once)."""

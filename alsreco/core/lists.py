@@ -59,7 +59,8 @@ def pick(keys: np.ndarray, shown: np.ndarray, masked: list[np.ndarray], plan: Pl
             reasons[r] += ["new_product"] * len(chosen)
             keys[r, chosen] = -np.inf
     most = n - min((len(f) for f in forced), default=0)
-    best_of = [top_k_where(keys[0], most, lambda at: removed_at(plan.lazy, at))] if lazy else top_k_lists(keys, most)
+    best_of = [top_k_where(keys[0], most, lambda at: removed_at(plan.lazy, at), plan.first_groups(most))] if lazy \
+        else top_k_lists(keys, most)
     for r, best in enumerate(best_of):
         best = best[:n - len(picks[r])].tolist()
         picks[r] += best

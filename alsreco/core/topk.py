@@ -79,22 +79,43 @@ def top_k_lists(keys: np.ndarray, k: int) -> list[np.ndarray]:
 def top_k_where(row: np.ndarray, k: int, removed_at: Callable[[np.ndarray], np.ndarray],
                 first: int = 0) -> np.ndarray:
     """`top_k_lists` of one row with the products `removed_at(indices)` (bool each) taken out, asking
-    `removed_at` about the best-keyed candidates only: the best m + 1 in the total order (key desc, column
-    asc; m = `first`, default 16k, then 4x while too few survive). Every product outside the best m comes
-    after every one inside in that order, so k survivors among the best m are the answer, and so are fewer
-    when nothing past them is eligible. A quarter of the row or more: `removed_at` over every product."""
+    `removed_at` about a few of the best-keyed products only: the row is cut into interleaved groups
+    (`_where_width`), and the best b groups by their maximum (b = `first`, default 4k, then 4x while too
+    few survive) hold every product keyed at least v, the b-th best maximum; any other product is keyed
+    below v. So the survivors keyed at least v, when k or more, are the first k of the answer in the total
+    order (key desc, column asc); when v is -inf they are every eligible product. A quarter of the groups
+    or more, or a row too short to group: `removed_at` over every product."""
     cols = len(row)
-    m = max(int(first) or 16 * k, 1)
-    while k > 0 and m + 1 < cols // 4:
-        idx, valid = top_k(row[None, :], m + 1)
-        cand = idx[0, :m][valid[0, :m]]
-        kept = cand[~removed_at(cand)]
-        if len(kept) >= k or not valid[0, m]:
-            return kept[:k]
-        m *= 4
+    g = _where_width(cols)
+    ng = cols // g if g else 0
+    b = max(int(first) or 4 * k, 1)
+    if k > 0 and g and b * g < cols // 4:
+        gmax = row[:ng * g].reshape(g, ng).max(axis=0)  # group j: columns j, j + ng, j + 2ng, ...
+        tail = np.arange(ng * g, cols, dtype=np.int64)  # in no group: always asked about
+        while b * g < cols // 4:
+            v = np.partition(gmax, ng - b)[ng - b]
+            taken = np.flatnonzero(gmax >= v if v > -np.inf else gmax > v)
+            cand = np.concatenate([(taken[:, None] + ng * np.arange(g, dtype=np.int64)).ravel(), tail])
+            keys = row[cand]
+            sure = (keys >= v) & (keys > -np.inf)
+            cand, keys = cand[sure], keys[sure]
+            kept = ~removed_at(cand)
+            if np.count_nonzero(kept) >= k or v == -np.inf:
+                cand, keys = cand[kept], keys[kept]
+                return cand[np.lexsort((cand, -keys))[:k]]
+            b *= 4
     everything = np.arange(cols, dtype=np.int64)
     masked = np.where(removed_at(everything), -np.inf, row).astype(row.dtype, copy=False)
     return top_k_lists(masked[None, :], k)[0]
+
+
+def _where_width(cols: int) -> int:
+    """Columns per group of `top_k_where`: a power of two near sqrt(cols / 16), 8 to 256 (measured at 100k
+    products: the group maxima's partition and the candidates' gather then cost about the same), 0 for a
+    row under 16 groups of 8."""
+    if cols < 8 * 16:
+        return 0
+    return int(min(256, max(8, 1 << int(np.log2(np.sqrt(cols / 16))))))
 
 
 def _group_width(cols: int, k: int) -> int:

@@ -130,6 +130,18 @@ def test_what_only_the_model_knows_is_a_named_error(req, words):
         REC.check(req)
 
 
+def test_a_wrong_value_is_named_by_check_even_with_no_new_or_forced_product_to_evaluate():
+    """check() binds every value: before, a filter met no product until ranking (no new products, none
+    forced), so a mistyped value passed check() and failed inside recommend()."""
+    rec = Recommender(MODEL)
+    rec.new_products = np.empty(0, dtype=np.int64)  # as a model whose products have all sold
+    for values, words in (({"c": [1, 2]}, "filter_values.c is text: write the value in quotes, not 1"),
+                          ({"c": ["toys", True]}, "filter_values.c is text: write the value in quotes, not True")):
+        req = Request(customer_id="C5", filters=spec_of("INCLUDE ItemID WHERE Items.category IN ($c)", values))
+        with pytest.raises(FilterError, match=words):
+            rec.check(req)
+
+
 def test_the_catalogue_survives_the_model_files_and_a_model_without_one_still_loads(tmp_path):
     write_model(MODEL, tmp_path / "m")
     loaded = load_model(tmp_path / "m")

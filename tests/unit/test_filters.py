@@ -138,6 +138,32 @@ def test_every_error_is_named(text, values, words):
     assert words in str(info.value), str(info.value)
 
 
+@pytest.mark.parametrize("text, values, words", [
+    ("EXCLUDE ItemID WHERE Items.category IN ($c)", {"c": ["toys", 5]}, "filter_values.c is text"),
+    ("EXCLUDE ItemID WHERE Items.tags = $t", {"t": False}, "filter_values.t is a list of text"),
+    ("EXCLUDE ItemID WHERE ItemID IN ($ids)", {"ids": ["A", 1.5]}, "filter_values.ids is a product id"),
+    ("EXCLUDE ItemID WHERE ItemID = $id", {"id": 7}, "filter_values.id is a product id"),
+    ("EXCLUDE ItemID WHERE Items.added IN ($d)", {"d": ["2026-11-01", "soon"]}, "filter_values.d is a date"),
+])
+def test_every_value_is_checked_when_bound_before_any_mask(text, values, words):
+    """Binding checks all the request's values at once (a join for the types): the error comes before any
+    product is evaluated."""
+    with pytest.raises(FilterError, match=words):
+        BOOK.bind(spec_of(text, values))
+
+
+def test_a_long_text_value_is_just_one_no_product_has():
+    """No length limit per value (the request's size bounds them, as a 1 MB customer id is just unknown):
+    a value longer than any the catalogue holds matches nothing, in a whole mask and on candidates."""
+    long = "t" * 100_000
+    for values, expected in (({"c": [long]}, []), ({"c": [long, "garden"]}, ["C"])):
+        spec = spec_of("INCLUDE ItemID WHERE Items.category IN ($c) OR ItemID = $id", {**values, "id": long})
+        bound = BOOK.bind(spec)
+        assert [IDS[i] for i in np.flatnonzero(~removed(bound, len(IDS)))] == expected
+        at = np.arange(len(IDS), dtype=np.int64)
+        assert [IDS[i] for i in at[~BOOK.bind(spec)[0].removed_at(at)]] == expected
+
+
 @pytest.mark.parametrize("filters, values, words", [
     (None, {"a": 1}, "filter_values without a filter"),
     ([], None, "filter must be"),

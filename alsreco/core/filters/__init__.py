@@ -24,6 +24,7 @@ class FilterBook:
         self.catalog, self.product_index = catalog, product_index
         self.named = dict(named or {})
         self._cache: OrderedDict[str, Compiled] = OrderedDict()
+        self._ids: list[str] | None = None  # id by product index: made on the first compile, once
         self._lock = threading.Lock()
 
     def check_named(self) -> None:
@@ -44,7 +45,8 @@ class FilterBook:
         if text_or_name not in self.named and " " not in text.strip():
             known = ", ".join(sorted(self.named)) or "none were defined at training"
             raise FilterError(f"{text_or_name!r} is neither a filter expression nor a named filter (named: {known})")
-        compiled = Compiled(parse(text), self.catalog, self.product_index)
+        compiled = Compiled(parse(text), self.catalog, self.product_index, self._ids)
+        self._ids = compiled.product_ids
         with self._lock:
             self._cache[text] = compiled
             while len(self._cache) > CACHE_SIZE:

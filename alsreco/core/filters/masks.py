@@ -1,10 +1,10 @@
 """A parsed filter, checked against a catalogue, evaluated as numpy masks over all products.
 
-`compile_filter(tree, catalog, product_index)` checks attribute names and kinds, operators and
-literal types once per distinct expression; `.bind(values)` checks the request's `$name` values
-and evaluates every part that does not depend on the customer (once per request, or once per
-cached rule set); `Bound.selected(bought)` evaluates the rest for a block of customers: a 1-D
-mask (n_products,) when the filter names no `Purchases.*`, else rows x n_products.
+`Compiled(tree, catalog, product_index)` checks attribute names and kinds, operators and literal
+types once per distinct expression; `.bind(values)` checks the request's `$name` values (all of
+them, at once) and gives a `Bound`: `removed(bought)` is what it takes out of all products - 1-D
+when the filter names no `Purchases.*` (evaluated once, kept), else rows x products for a block of
+customers (purchases.py) - and `removed_at(at)` the same for a request's few candidates only.
 
 Missing attribute values match no positive comparison (`=`, `<`, `IN`, ...); `!=` and `NOT IN`
 are their exact complements, so a product without a brand passes `Items.brand != "acme"`.
@@ -19,8 +19,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..catalog import Catalog, Column
-from .operands import WORDS, Pairs, convert, pairs, plain_texts, value_table
+from .operands import WORDS, Pairs, convert, member, pairs, texts, value_table
 from .parse import MAX_SET, And, Compare, Field, Filter, FilterError, Not, Or, Param, Purchased
+from .purchases import purchased
 
 ORDER = ("<", "<=", ">", ">=")
 COMPARE = {"=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -41,10 +42,17 @@ def _name(field: Field) -> str:
 class Compiled:
     """A filter whose names, kinds and literals have been checked against `catalog`."""
 
-    def __init__(self, tree: Filter, catalog: Catalog, product_index: Mapping[str, int]):
+    def __init__(self, tree: Filter, catalog: Catalog, product_index: Mapping[str, int],
+                 product_ids: Sequence[str] | None = None):
         self.tree, self.catalog, self.product_index = tree, catalog, product_index
+        # id by product index (what ItemID comparisons ask about a request's candidates), given by the
+        # FilterBook that compiles many filters
+        self.product_ids = product_ids if product_ids is not None else _ids_of(product_index)
         self.params: dict[str, str] = {}  # $name -> "scalar" | "set"
         self.uses_purchases = False
+        # the share of the products asked about (`Bound.removed_at`) that this filter kept, averaged over the
+        # requests: how many candidates a request's ranking starts with (rules.Plan.first_groups)
+        self.kept_share = 0.5
         self._check(tree.where)
 
     def _column(self, attribute: str, pos: int) -> Column:
@@ -125,9 +133,11 @@ class Bound:
         self.include = compiled.tree.action == "INCLUDE"
         self.static = not compiled.uses_purchases  # the same for every customer: a mask over products
         self._static: dict[int, np.ndarray] = {}  # each comparison's mask over all products
-        self._wanted: dict[int, tuple[str, list[Any]]] = {}  # each comparison's kind and converted values
-        self._tables: dict[int, np.ndarray] = {}  # each text comparison's value table (operands.value_table)
+        self._wanted: dict[int, list[Any]] = {}  # each number / bool / date comparison's converted values
+        self._sets: dict[int, set] = {}  # each text / ItemID comparison's values
+        self._tables: dict[int, np.ndarray] = {}  # a text comparison's value table, made for a whole mask
         self._mask: np.ndarray | None = None
+        self._bind(compiled.tree.where)  # every value checked now: a wrong one is a 400 before any ranking
 
     @property
     def product_mask(self) -> np.ndarray | None:
@@ -151,7 +161,11 @@ class Bound:
         if not len(at):
             return np.zeros(0, dtype=bool)
         chosen = self._mask[at] if self._mask is not None else self._eval(self.compiled.tree.where, None, at)
-        return ~chosen if self.include else chosen
+        out = ~chosen if self.include else chosen
+        if len(at) >= 16:  # a benign race between threads: an estimate
+            kept = 1.0 - np.count_nonzero(out) / len(at)
+            self.compiled.kept_share = 0.8 * self.compiled.kept_share + 0.2 * kept
+        return out
 
     # ---------------------------------------------------------------- evaluation
     def _eval(self, node, bought: Pairs | None, at: np.ndarray | None = None) -> np.ndarray:
@@ -169,7 +183,8 @@ class Bound:
         if isinstance(node, Not):
             return ~self._eval(node.part, bought, at)
         if isinstance(node.operand, Purchased):
-            return self._purchased(node, bought or Pairs(np.empty(0, np.int64), np.empty(0, np.int64), 0))
+            none = Pairs(np.empty(0, np.int64), np.empty(0, np.int64), 0)
+            return purchased(self.catalog, self.n, node, bought or none)
         key = id(node)
         if key in self._static:
             return self._static[key] if at is None else self._static[key][at]
@@ -178,55 +193,70 @@ class Bound:
         self._static[key] = self._compare(node)
         return self._static[key] if at is None else self._static[key][at]
 
-    def _operands(self, node: Compare, kind: str) -> list[Any]:
-        where = f"{_name(node.field)} {_where(node)}"
+    def _bind(self, node) -> None:
+        """Each comparison's values, checked, in the form evaluation reads (`_wanted`, `_sets`)."""
+        if isinstance(node, (And, Or)):
+            for part in node.parts:
+                self._bind(part)
+            return
+        if isinstance(node, Not):
+            self._bind(node.part)
+            return
+        if isinstance(node.operand, Purchased):
+            return
+        key, kind, operands = id(node), self.compiled.kind_of(node.field), self._operands(node)
+        if kind in ("string", "list", "id"):
+            wanted: set = set()
+            for values, label in operands:
+                wanted.update(texts(values, kind, label))
+            self._sets[key] = wanted
+        else:
+            self._wanted[key] = [convert(v, kind, label) for values, label in operands for v in values]
+
+    def _operands(self, node: Compare) -> list[tuple[list[Any], str]]:
+        """The comparison's values, as given, each list with the label its errors name."""
         items = node.operand if isinstance(node.operand, tuple) else (node.operand,)
-        out: list[Any] = []
+        out = []
         for item in items:
-            raw = self.values[item.name] if isinstance(item, Param) else item.value
-            values = raw if isinstance(raw, list) else [raw]
-            if kind in ("string", "list", "id") and plain_texts(values):
-                out.extend(values)  # already what `convert` would give (a long $name list: the common case)
-                continue
-            label = f"filter_values.{item.name}" if isinstance(item, Param) else where
-            out.extend(convert(v, kind, label) for v in values)
+            if isinstance(item, Param):
+                raw = self.values[item.name]
+                out.append((raw if isinstance(raw, list) else [raw], f"filter_values.{item.name}"))
+            else:
+                out.append(([item.value], f"{_name(node.field)} {_where(node)}"))
         return out
 
     def _compare(self, node: Compare, at: np.ndarray | None = None) -> np.ndarray:
         key = id(node)
-        if key not in self._wanted:  # the request's values, converted once per filter and comparison
-            kind = self.compiled.kind_of(node.field)
-            self._wanted[key] = (kind, self._operands(node, kind))
-        kind, wanted = self._wanted[key]
         positive = {"!=": "=", "NOT IN": "IN"}.get(node.op, node.op)
-        if kind == "id":
-            idx = np.asarray([self.compiled.product_index[v] for v in wanted if v in self.compiled.product_index],
-                             dtype=np.int64)
+        if node.field.attribute is None:  # ItemID
+            wanted = self._sets[key]
             if at is not None:
-                mask = np.isin(at, idx)
+                mask = member(wanted, self.compiled.product_ids, at)
             else:
+                index = self.compiled.product_index
                 mask = np.zeros(self.n, dtype=bool)
-                mask[idx] = True
+                mask[[index[v] for v in wanted if v in index]] = True
         else:
             col = self.catalog.find(node.field.attribute)
-            mask = self._column_mask(col, positive, wanted, at, key)
+            mask = self._column_mask(col, positive, key, at)
         return ~mask if positive != node.op else mask
 
-    def _column_mask(self, col: Column, op: str, wanted: list[Any], at: np.ndarray | None = None,
-                     key: int = 0) -> np.ndarray:
-        """What the comparison `key` selects over all products, or over the products `at`."""
-        if at is not None:  # a string's codes / a number's values at `at` only (never a list column)
-            col = col.subset(at)
+    def _column_mask(self, col: Column, op: str, key: int, at: np.ndarray | None = None) -> np.ndarray:
+        """What the comparison `key` selects over all products, or over the products `at` (never a list
+        column's: read per entry, it gets its whole mask)."""
         if col.kind in ("string", "list"):
+            if at is not None:  # a request's few candidates: their values looked up in the wanted set
+                return member(self._sets[key], col.names(), np.asarray(col.codes)[at])
             if key not in self._tables:
-                self._tables[key] = value_table(col, wanted)
+                self._tables[key] = value_table(col, self._sets[key])
             hit = self._tables[key].take(col.codes)  # take: ~half the time of fancy indexing with int32 codes
             if col.kind == "string":
                 return hit
             out = np.zeros(self.n, dtype=bool)
             out[col.owners()[hit]] = True
             return out
-        values = np.asarray(col.values)
+        wanted = self._wanted[key]
+        values = np.asarray(col.values) if at is None else np.asarray(col.values)[at]
         if col.kind == "date":  # days since 1970; NaT compares false with everything, as missing must
             values = values.astype("datetime64[D]")
             wanted = [np.datetime64(int(v), "D") for v in wanted]
@@ -238,39 +268,9 @@ class Bound:
         with np.errstate(invalid="ignore"):  # NaN (a missing number) compares false, as missing must
             return COMPARE[op](values, wanted[0])
 
-    def _purchased(self, node: Compare, bought: Pairs) -> np.ndarray:
-        """rows x products: whether each product matches the customer's own purchases."""
-        rows, row_of, products = bought.rows, bought.row_of, bought.products
-        operand: Purchased = node.operand  # type: ignore[assignment]
-        if operand.attribute is None:  # ItemID IN Purchases.ItemID
-            out = np.zeros((rows, self.n), dtype=bool)
-            out[row_of, products] = True
-        else:
-            item = self.catalog.find(node.field.attribute)
-            source = self.catalog.find(operand.attribute)
-            # value codes of what each row bought, translated to the item column's codes
-            if source.kind == "string":
-                src_codes, src_rows = np.asarray(source.codes)[products], row_of
-            else:
-                ptr = np.asarray(source.arrays["indptr"], dtype=np.int64)
-                per = ptr[products + 1] - ptr[products]
-                at = np.repeat(ptr[products] - np.cumsum(per) + per, per) + np.arange(int(per.sum()), dtype=np.int64)
-                src_codes, src_rows = np.asarray(source.codes)[at], np.repeat(row_of, per)
-            lookup = item.code_of()
-            trans = np.array([lookup.get(v, -1) for v in source.values.tolist()] + [-1], dtype=np.int64)
-            codes = trans[src_codes]
-            keep = codes >= 0
-            has = np.zeros((rows, len(item.values) + 1), dtype=bool)
-            has[src_rows[keep], codes[keep]] = True
-            if item.kind == "string":
-                out = has[:, np.asarray(item.codes)]
-            else:
-                hit = has[:, np.asarray(item.codes)]
-                ptr = np.asarray(item.arrays["indptr"], dtype=np.int64)
-                nonempty = np.flatnonzero(np.diff(ptr) > 0)
-                out = np.zeros((rows, self.n), dtype=bool)
-                if len(nonempty) and hit.shape[1]:
-                    out[:, nonempty] = np.logical_or.reduceat(hit, ptr[nonempty], axis=1)
-        return ~out if node.op == "NOT IN" else out
 
-
+def _ids_of(product_index: Mapping[str, int]) -> list[str]:
+    ids = [""] * len(product_index)
+    for pid, i in product_index.items():
+        ids[i] = pid
+    return ids

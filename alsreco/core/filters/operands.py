@@ -1,6 +1,7 @@
 """The values a filter compares with, and what a block of customers bought: a request's `$name` values
-and literals converted to an attribute's type (`convert`), a text comparison's table of wanted value codes
-(`value_table`), the hashable `Spec` of a request's filters, and `Pairs` (masks.py evaluates with them)."""
+and literals converted to an attribute's type (`convert`, `texts`), a text comparison's wanted values
+asked about a few products (`member`) or as a table over value codes (`value_table`), the hashable `Spec`
+of a request's filters, and `Pairs` (masks.py evaluates with them)."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -14,15 +15,12 @@ import numpy as np
 from ..catalog import Column
 from .parse import FilterError
 
-MAX_TEXT = 1000  # characters per value
 WORDS = {"string": "text", "list": "a list of text", "bool": "true or false", "number": "a number",
          "date": "a date (YYYY-MM-DD)", "id": "a product id"}
 
 
 def convert(value: Any, kind: str, where: str) -> Any:
     """A literal or $value as the attribute's type: str, float, bool, or days since 1970."""
-    if isinstance(value, str) and len(value) > MAX_TEXT:
-        raise FilterError(f"{where}: a value longer than {MAX_TEXT} characters")
     if kind in ("string", "list", "id"):
         if not isinstance(value, str):
             raise FilterError(f"{where} is {WORDS[kind]}: write the value in quotes, not {value!r}")
@@ -46,20 +44,34 @@ def convert(value: Any, kind: str, where: str) -> Any:
     raise FilterError(f"{where} is a date: write it as \"YYYY-MM-DD\", not {value!r}")
 
 
-def value_table(col: Column, wanted: list[Any]) -> np.ndarray:
-    """bool per value code of a string / list column: whether it is wanted; one entry per value, a spare
-    for the wanted values no product has, and last the missing cells (code -1). Built with map (no Python
-    frame per value: $lists run to 1,000)."""
+def texts(values: list[Any], kind: str, label: str) -> list[str]:
+    """`values` of a text, list or id comparison, checked as `convert` checks them, without a Python-level
+    pass over them (a $list runs to 1,000 values): a join raises TypeError unless all are text (C speed),
+    and only then does `convert` name the first that is not."""
+    try:
+        "".join(values)
+    except TypeError:
+        return [convert(v, kind, label) for v in values]
+    return values
+
+
+def member(wanted: set, names: Sequence[str | None], codes: np.ndarray) -> np.ndarray:
+    """bool per code: whether `names[code]` is wanted (a string column's names end in None, so the missing
+    cells' code -1 is wanted by nothing): what a filter asks about a request's few candidates."""
+    return np.fromiter(map(wanted.__contains__, map(names.__getitem__, codes.tolist())), dtype=bool,
+                       count=len(codes))
+
+
+def value_table(col: Column, wanted: set) -> np.ndarray:
+    """bool per value code of a string / list column: whether it is wanted; one entry per value and last
+    the missing cells (code -1). Built with map (no Python frame per value: $lists run to 1,000)."""
     spare = len(col.values)
+    codes = np.fromiter(map(col.code_of().get, wanted, repeat(spare, len(wanted))), dtype=np.int64,
+                        count=len(wanted))
     table = np.zeros(spare + 2, dtype=bool)
-    table[np.fromiter(map(col.code_of().get, wanted, repeat(spare, len(wanted))), dtype=np.int64,
-                      count=len(wanted))] = True
+    table[codes] = True
+    table[spare] = False  # the wanted values no product has
     return table
-
-
-def plain_texts(values: list[Any]) -> bool:
-    """Whether every value is a str within MAX_TEXT (what `convert` would return unchanged)."""
-    return set(map(type, values)) <= {str} and max(map(len, values), default=0) <= MAX_TEXT
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,13 @@ class Spec:
 
     texts: tuple[str, ...]
     values: tuple[tuple[str, Any], ...] = ()
+
+    def __hash__(self) -> int:  # once: a fresh request's 1,000 values are hashed by every cache lookup else
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.texts, self.values))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def value_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.values}
