@@ -69,6 +69,24 @@ def git_commit() -> str:
     return head + ("+changes" if changed else "")
 
 
+def oldest_commit(commits: list[str | None]) -> str:
+    """The commit furthest behind HEAD among `commits` (what a file merging runs of several commits measured,
+    at best); "" (not recorded: stale) when any is unknown or git cannot order them."""
+    if not commits or not all(commits):
+        return ""
+    behind = []
+    for c in dict.fromkeys(commits):
+        n = _first_line(["git", "-C", str(REPO), "rev-list", "--count", f"{c.split('+', 1)[0]}..HEAD"])
+        if not n.isdigit():
+            return ""
+        behind.append((int(n), "+" in c, c))
+    return max(behind)[2]
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def machine_info() -> dict[str, Any]:
     cpu = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -205,7 +223,7 @@ def model_settings(hp: Mapping[str, Any]) -> dict[str, Any]:
 def write_result(results_dir: Path, name: str, payload: Mapping[str, Any]) -> Path:
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    doc = {"name": name, "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    doc = {"name": name, "created": utc_now(),
            "machine": machine_info(), "commit": git_commit(), **payload}  # a payload's own commit wins
     path = results_dir / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")

@@ -12,8 +12,11 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
     if t is None:
         return "## 2. Training speed and scale\n\nNot measured yet: `make bench-train`.\n", []
     out = ["## 2. Training speed and scale\n",
-           "`train` end to end = process start → model + recommendations.csv on disk (subprocess, "
-           "`eval_days=0`, `als_fits=1`: one ALS fit, the work the references do; other settings default). Below "
+           "`train` end to end = process start → model + recommendations.csv on disk (subprocess). The goal rows "
+           "run it **as shipped** (every setting default: the held-out evaluation and its choices, `als_fits` auto; "
+           "the phase table's \"as shipped\" rows); the table below and the like-for-like goal rows run it with "
+           "`eval_days=0`, `als_fits=1` (one ALS fit, the work the references do; other settings default). Each "
+           "size is one run, stamped with its own commit (\"measured at\"). Below "
            "200k ratings the defaults average 4 fits (`als_fits=0`, auto; section 1): those runs are the "
            "\"defaults\" rows of the phase table. Peak memory = RSS of the whole process tree (python + JVM) "
            "sampled every 0.2 s. s/iteration = the final fit's `ALS fit: … in X s` (includes collecting the "
@@ -46,7 +49,8 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
                      f"{r['batch_scoring']['product_seconds']:.2f} / {r['batch_scoring']['numpy_seconds']:.2f}"
                      + (f" (timed on {r['batch_scoring']['timed_customers']:,}, scaled)"
                         if r["batch_scoring"].get("extrapolated") else ""),
-                     f"{tr['loadavg_before'][0]}→{tr['loadavg_after'][0]}"])
+                     f"{tr['loadavg_before'][0]}→{tr['loadavg_after'][0]}",
+                     f"`{r['commit']}`" if r.get("commit") else "not recorded"])
         marks = tr.get("marks", {})
         prof.append([r["size"] + (f" ({tr['data_path']} data path)" if tr.get("data_path") else ""),
                      fmt(marks.get("first_log"), 1), fmt(marks.get("data_loaded"), 1),
@@ -54,7 +58,7 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
                      fmt(marks.get("model_written"), 1), f"{tr['wall_seconds']:.1f}",
                      ", ".join(f"{f['seconds']:.1f}" for f in tr.get("als_fits", []))])
         for key, what in (("train_defaults", "defaults: als_fits auto, eval off"),
-                          ("train_with_eval", "defaults as shipped: with eval"),
+                          ("train_shipped", "as shipped"), ("train_with_eval", "as shipped"),
                           ("train_spark_path", "Spark data path: ALSRECO_PANDAS_MAX_MB=0")):
             if key not in r:
                 continue
@@ -71,7 +75,7 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
     out.append(table(["size", "lines", "customers × products", "ratings", "`train` s", "peak MB (JVM)",
                        "plain-PySpark pipeline s (train / it)", "s/iter", "default-Spark s", "default-Spark peak MB",
                        "train / default-Spark (factors ready / default-Spark)", "`implicit` s",
-                       "score all: product / numpy s", "load"], rows))
+                       "score all: product / numpy s", "load", "measured at"], rows))
     if failures:
         out.append("\nFailed reference runs:\n\n" + "\n".join(failures) + "\n")
     out.append("\nThe default-Spark runs set a checkpoint directory (`setCheckpointDir`), the only non-default: "
@@ -116,13 +120,20 @@ def train_section(t: dict[str, Any] | None, plots: Path, rel: str) -> tuple[str,
     goal_rows = []
     for r in t["sizes"]:
         for g in r.get("goals") or []:  # runs before the plain-PySpark yardstick had other goals: not shown
-            if "train_seconds_max" in g:
-                goal_rows.append([f"training, {r['size']}: `train` ≤ {g['train_seconds_max']:g} s end to end",
+            if "shipped_seconds_max" in g:
+                goal_rows.append([f"training, {r['size']}: `train` as shipped ≤ {g['shipped_seconds_max']:g} s end "
+                                  "to end (one run)",
+                                  f"{g['measured']:.1f} s (load {r['train_shipped']['loadavg_after'][0]})",
+                                  f"{g['measured'] - g['shipped_seconds_max']:+.1f} s", ok(g["met"])])
+            elif "train_seconds_max" in g:
+                goal_rows.append([f"training, {r['size']}, like-for-like (one fit, evaluation off): `train` ≤ "
+                                  f"{g['train_seconds_max']:g} s end to end (one run)",
                                   f"{g['measured']:.1f} s (load {r['train']['loadavg_after'][0]})",
                                   f"{g['measured'] - g['train_seconds_max']:+.1f} s", ok(g["met"])])
             elif "ratio_to_pipeline_max" in g:
-                goal_rows.append([f"training, {r['size']}: `train` ≤ {g['ratio_to_pipeline_max']}× the plain-PySpark "
-                                  "pipeline", f"{g['measured']:.2f}× ({r['train']['wall_seconds']:.0f} s vs "
+                goal_rows.append([f"training, {r['size']}, like-for-like: `train` ≤ {g['ratio_to_pipeline_max']}× "
+                                  "the plain-PySpark pipeline",
+                                  f"{g['measured']:.2f}× ({r['train']['wall_seconds']:.0f} s vs "
                                   f"{r['pyspark_pipeline']['wall_seconds']:.0f} s)",
                                   f"{g['measured'] - g['ratio_to_pipeline_max']:+.2f}×", ok(g["met"])])
             else:

@@ -5,12 +5,12 @@
 Per size (the bundled sample, or the seeded generator `benchmarks.datagen` at 100k / 1m / 10m
 purchase lines):
 
-- `train` as a subprocess (process start -> model and recommendations.csv on disk) with the
-  defaults, `eval_days=0` and `als_fits=1` (one ALS fit, the work the references do; the sample and
-  100k are also run with `eval_days=0` and the default `als_fits`, which fits 4 times below 200k
-  ratings, and the sample with the defaults as shipped, i.e. with the hold-out evaluation too): wall
-  time, peak RSS of the process tree (python + JVM, sampled every 0.2 s), seconds per ALS iteration from the log line
-  `ALS fit: ... in X s` and when each milestone was logged;
+- `train` as a subprocess (process start -> model and recommendations.csv on disk) as shipped (every
+  setting default: the held-out evaluation and its choices, `als_fits` auto: the goal rows), and with
+  `eval_days=0` and `als_fits=1` (one ALS fit, the work the references do: the like-for-like rows; the
+  sample and 100k are also run with `eval_days=0` and the default `als_fits`, which fits 4 times below 200k
+  ratings): wall time, peak RSS of the process tree (python + JVM, sampled every 0.2 s), seconds per ALS
+  iteration from the log line `ALS fit: ... in X s` and when each milestone was logged;
 - batch-scoring every customer from the written model: the product's path
   (`Recommender.recommend_block` with the default rules) and plain numpy top-10;
 - "default-Spark": a fresh SparkSession with Spark's default settings (200 shuffle partitions,
@@ -43,9 +43,11 @@ SIZES = {  # name -> (rows, customers, products)
     "smoke": (3_000, 300, 200),
 }
 DEFAULT_SIZES = "sample,100k,1m,10m"
-# issue 12: `train` at every size <= 0.25x the plain-PySpark pipeline (benchmarks/pyspark_pipeline.py) in the
-# same run; 10M lines <= 120 s end to end; the sample not slower than before (~11 s without evaluation)
-GOALS = {"sample": {"train_seconds_max": 12.0}, "10m": {"train_seconds_max": 120.0}}
+# issue 25: the goal rows are `train` as shipped: 10M lines <= 180 s end to end, the sample <= 12 s (issue 12's
+# figure); issue 12's like-for-like goals (one fit, evaluation off) stay as labelled rows: 10M lines <= 120 s,
+# and at every size <= 0.25x the plain-PySpark pipeline (benchmarks/pyspark_pipeline.py) in the same run
+GOALS = {"sample": {"shipped_seconds_max": 12.0, "train_seconds_max": 12.0},
+         "10m": {"shipped_seconds_max": 180.0, "train_seconds_max": 120.0}}
 RATIO_TO_PIPELINE_MAX = 0.25
 REFERENCE = {  # from the issue (2 cores): default-Spark end to end and implicit library
     "sample": {"default_spark_seconds": 27, "implicit_seconds": 1.3},
@@ -183,14 +185,14 @@ def ratings_files(model_dir: Path, dest: Path) -> tuple[Path, Path]:
 def run_size(name: str, args, hp: dict[str, Any]) -> dict[str, Any]:
     work = args.work / "train_speed"
     data = dataset(name, args.work)
-    out: dict[str, Any] = {"size": name, "data": str(data.name), "data_bytes": data.stat().st_size}
+    out: dict[str, Any] = {"size": name, "data": str(data.name), "data_bytes": data.stat().st_size,
+                           "commit": common.git_commit(), "started": common.utc_now()}  # per size: partial runs
     if name in SIZES:
         out["rows"], out["generated_customers"], out["generated_products"] = SIZES[name]
-    runs = [("train", {"eval_days": 0, "als_fits": 1}, {})]  # one ALS fit: the work the references do
+    runs = [("train", {"eval_days": 0, "als_fits": 1}, {}),  # one ALS fit: the work the references do
+            ("train_shipped", {}, {})]  # every setting default: what a user gets (the goal rows)
     if name in ("sample", "100k"):  # below 200k ratings the defaults fit 4 times (als_fits=0, auto)
         runs.append(("train_defaults", {"eval_days": 0}, {}))
-    if name == "sample":
-        runs.append(("train_with_eval", {}, {}))
     if name in ("1m", "10m"):  # on one host these sizes take the pandas data path: the Spark one too
         runs.append(("train_spark_path", {"eval_days": 0, "als_fits": 1}, {"ALSRECO_PANDAS_MAX_MB": "0"}))
     if args.smoke:
@@ -251,6 +253,9 @@ def run_size(name: str, args, hp: dict[str, Any]) -> dict[str, Any]:
     pipe = None if out["pyspark_pipeline"].get("failed") else out["pyspark_pipeline"]["wall_seconds"]
     out["ratio_train_to_pipeline"] = round(t / pipe, 3) if pipe else None
     goals = []
+    if "shipped_seconds_max" in GOALS.get(name, {}) and "train_shipped" in out:
+        goal, shipped = GOALS[name]["shipped_seconds_max"], out["train_shipped"]["wall_seconds"]
+        goals.append({"shipped_seconds_max": goal, "measured": shipped, "met": shipped <= goal})
     if "train_seconds_max" in GOALS.get(name, {}):
         goal = GOALS[name]["train_seconds_max"]
         goals.append({"train_seconds_max": goal, "measured": t, "met": t <= goal})
@@ -277,17 +282,21 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown size(s) {unknown}")
     hp = common.hp_defaults()
     name = "train_speed-smoke" if args.smoke else "train_speed"
-    previous = {}
+    previous, previous_commit = {}, ""
     prev_path = args.results / f"{name}.json"
     if prev_path.is_file() and not args.smoke:  # keep sizes measured by an earlier partial run
-        previous = {r["size"]: r for r in json.loads(prev_path.read_text()).get("sizes", [])}
+        prev = json.loads(prev_path.read_text())
+        previous, previous_commit = {r["size"]: r for r in prev.get("sizes", [])}, prev.get("commit", "")
     started = time.monotonic()
     results = []
     for size in sizes:
         results.append(run_size(size, args, hp))
         merged = {**previous, **{r["size"]: r for r in results}}
         order = ["sample", "smoke", "100k", "1m", "10m"]
+        older = previous_commit if set(merged) - {r["size"] for r in results} else ""
         payload = {"smoke": args.smoke, "defaults": common.model_settings(hp),
+                   # the file's commit is its oldest size's: a partial run does not make older sizes current
+                   "commit": common.oldest_commit([r.get("commit") or older for r in merged.values()]),
                    "goals": {**GOALS, "ratio_to_pipeline_max": RATIO_TO_PIPELINE_MAX},
                    "reference": REFERENCE, "sizes_run_now": sizes,
                    "sizes": sorted(merged.values(), key=lambda r: order.index(r["size"])),

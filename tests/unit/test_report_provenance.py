@@ -82,3 +82,17 @@ def test_bench_quality_reuses_a_finished_run_only_at_the_same_commit(tmp_path):
     assert finished_runs(tmp_path, digests, "1111111") == {key: tmp_path / "old"}
     assert finished_runs(tmp_path, digests, "3333333") == {}  # another commit: nothing reused
     assert finished_runs(tmp_path, digests, "2222222+changes") == {}  # uncommitted code: nothing reused
+
+
+def test_a_file_merging_runs_of_several_commits_carries_the_oldest():
+    """train_speed.json keeps sizes from earlier partial runs: its commit is the oldest size's, so a partial
+    run never makes older sizes look current; an unknown commit among them makes it unrecorded (stale)."""
+    head = common.git_commit().split("+")[0]
+    parent = subprocess.run(["git", "-C", str(common.REPO), "rev-parse", "--short", "HEAD~1"],
+                            capture_output=True, text=True).stdout.strip()
+    assert common.oldest_commit([head, head]) == head
+    if parent:  # a clone with history (CI's is full; a depth-1 clone has no parent to compare with)
+        assert common.oldest_commit([head, parent, head]) == parent
+    assert common.oldest_commit([head, ""]) == "" and common.oldest_commit([head, None]) == ""
+    assert common.oldest_commit(["0000000"]) == ""
+    assert common.oldest_commit([]) == ""
