@@ -1,6 +1,5 @@
 """Data and scoring for `benchmarks.quality`: the raw rows and their two hold-out protocols, the held-out
-purchases scored from a model's files, the `implicit` library on the same matrix, similar-product hit
-rates, and the generated dataset (benchmarks/datagen.py)."""
+purchases scored from a model's files, similar-product hit rates, and the generated dataset (benchmarks/datagen.py)."""
 from __future__ import annotations
 
 import io
@@ -158,22 +157,6 @@ class Holdout:
         relevant = metrics.Relevant.from_sets(self.relevant)
         return (metrics.ranking_metrics(recs, relevant, K, self.n_products),
                 metrics.row_terms(recs, relevant, K)["ndcg"])
-
-
-def implicit_scores(model, holdout: Holdout, factors: int, alpha: float, seed: int,
-                    regularization: float = 0.01) -> dict[str, float]:
-    """The `implicit` library (CPU ALS) on the same training matrix (1 per bought pair)."""
-    import scipy.sparse as sp
-    from implicit.cpu.als import AlternatingLeastSquares
-    p = model.purchases
-    ui = sp.csr_matrix((np.ones(len(p.indices), np.float32), np.asarray(p.indices), np.asarray(p.indptr)),
-                       shape=p.shape)
-    als = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha, iterations=15,
-                                  random_state=seed, calculate_training_loss=False)
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(1, "blas"):  # as the library recommends for its own threads
-        als.fit(ui, show_progress=False)
-    return holdout.score(als.user_factors, als.item_factors)
 
 
 def similar_hit_rates(model, test: pd.DataFrame) -> dict[str, Any]:

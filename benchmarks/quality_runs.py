@@ -1,5 +1,5 @@
-"""Bookkeeping of `benchmarks.quality`: which settings a run had (to resume an interrupted benchmark),
-per-seed summaries, and the defaults against the best `implicit` library setting."""
+"""Bookkeeping of `benchmarks.quality`: the configurations it runs, which settings a run had (to resume an
+interrupted benchmark), per-seed summaries, and the defaults against the best `implicit` library setting."""
 from __future__ import annotations
 
 import hashlib
@@ -7,9 +7,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import common
-from .quality_data import K
+from . import common, quality_trends
+from .quality_data import WINDOW_DAYS, K
 
+SEED_SETTING = {"ranking_type": "count", "implicit_prefs": False, "als_rank": 10, "max_itter": 5,
+                "reg_param": 0.01}
+GRID = (  # each applied on top of the defaults; points equal to the defaults are dropped (sample only)
+    {"als_fits": 1},  # one ALS fit (the defaults before als_fits): what averaging 4 fits adds
+    {"reg_param": 0.05},  # the best mean over both protocols in a wider in-process grid (alpha, reg, rank, iterations)
+    {"ranking_type": "incident", "alpha": 1.0},
+    {"ranking_type": "log_qty", "alpha": 10.0, "max_itter": 10},  # the defaults before issue 9's benchmark
+)
+WEIGHTINGS = ("bm25", "tfidf", "log")  # each on top of the defaults, on every dataset
+TUNE_BUDGET = 180
 METRICS = (f"precision_at_{K}", f"recall_at_{K}", f"ndcg_at_{K}", f"map_at_{K}", "coverage")
 MODEL_KEYS = (*common.MODEL_KEYS, "weighting", "bm25_k1", "bm25_b", "tune", "tune_budget_seconds", "eval_days",
               "eval_protocol", "trend_window_days", "trend_min_support", "blend_weight", "blend_signal")
@@ -47,6 +57,40 @@ def finished_runs(work: Path, digests: dict[str, str], commit: str) -> dict[str,
             continue
         out[run_key(pname, int(hp["seed"]), hp)] = base
     return out
+
+
+def configurations(smoke: bool, dataset: str, grid: int = len(GRID), tune_budget: int = TUNE_BUDGET
+                   ) -> list[dict[str, Any]]:
+    """Name, hyperparameter overrides (`per_protocol`: extra ones per protocol) and settings of each run."""
+    defaults = model_settings(common.hp_defaults())
+    configs = [{"name": "defaults", "overrides": {}, "settings": defaults, "is_default": True, "kind": "train"}]
+    if smoke:
+        return configs
+    off = {"eval_days": 0}  # the ALS alone: no held-out choice (half-life off, no blend)
+    seen = {json.dumps(defaults, sort_keys=True)}
+
+    def add(name: str, overrides: dict[str, Any], kind: str = "train", per_protocol=None) -> None:
+        overrides = {**off, **overrides}
+        s = {**defaults, **overrides}
+        key = json.dumps([s, per_protocol], sort_keys=True)
+        if key in seen:
+            return
+        seen.add(key)
+        configs.append({"name": name, "overrides": overrides, "settings": s, "is_default": False, "kind": kind,
+                        **({"per_protocol": per_protocol} if per_protocol else {})})
+
+    add(quality_trends.NO_CHOICE, {})
+    if dataset == "trend":  # the trend dataset: the defaults against the no-choice defaults and the baselines
+        return configs
+    if dataset == "sample" and grid > 0:
+        add("seed setting (explicit, counts, rank 10, 5 it, reg 0.01)", SEED_SETTING)
+        for g in GRID[:grid]:
+            add("grid: " + ", ".join(f"{k}={v}" for k, v in g.items()), g)
+    for w in WEIGHTINGS:
+        add(f"weighting={w}", {"weighting": w})
+    add(f"tune ({tune_budget} s budget)", {"tune": True, "tune_budget_seconds": tune_budget, "eval_days": WINDOW_DAYS},
+        kind="tune", per_protocol={p: {"eval_protocol": p} for p in ("time_window", "last_basket")})
+    return configs
 
 
 def summary(per_seed: list[dict[str, float]]) -> dict[str, Any]:

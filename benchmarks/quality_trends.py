@@ -54,6 +54,12 @@ def paired(a: list[np.ndarray], b: np.ndarray | list[np.ndarray]) -> dict[str, A
     return {"diff": float(diff.mean()), "ci95": [lo, hi], "customers": int(len(diff)), "status": status(lo, hi)}
 
 
+def interval(terms: list[np.ndarray]) -> list[float]:
+    """95% bootstrap interval (over customers) of the mean of per-customer terms averaged over seeds."""
+    from alsreco.train.metrics import bootstrap_ci
+    return list(bootstrap_ci(np.mean(terms, axis=0), BOOTSTRAP))
+
+
 def status(lo: float, hi: float) -> str:
     return "met" if lo > 0 else "not met" if hi < 0 else "within noise"
 

@@ -113,19 +113,48 @@ def dataset_section(name: str, d: dict[str, Any], q: dict[str, Any], plt, plots:
                    "refitted with another seed, the two differ by that seed).\n")
         out.append(table(["protocol", "seed", "trials", "seconds / budget", "validation customers",
                            "validation NDCG@10", "chosen", "test NDCG@10", "load after"], tune_rows))
-    vs = d.get("versus_implicit") or {}
-    if vs:
-        rows = []
-        for p, v in vs.items():
-            for who in ("defaults", "tune"):
-                if who in v:
-                    rows.append([PROTOCOL_TITLES.get(p, p), who, _ms(v[who]), v["implicit_best"],
-                                 f"{v['implicit_best_mean']:.4f} ± {v['implicit_best_std']:.4f}",
-                                 f"{v[who]['minus_implicit_best']:+.4f}"])
-        out.append(f"\n### {name}: defaults and `tune` vs the best `implicit` library setting\n")
-        out.append(table(["protocol", "alsreco", "NDCG@10", "best implicit setting (picked on the test set)",
-                           "its NDCG@10", "difference"], rows))
+    out.append(_implicit_section(name, d))
     return "\n".join(out)
+
+
+def _implicit_section(name: str, d: dict[str, Any]) -> str:
+    """The defaults and `tune` against the `implicit` library: picked on validation (the verdict) and the best
+    setting on the test set (an upper bound)."""
+    fair, vs = d.get("versus_implicit_fair") or {}, d.get("versus_implicit") or {}
+    if not fair and not vs:
+        return ""
+    rows = []
+    for p, v in fair.items():
+        nd = v["summary"][f"ndcg_at_{K}"]
+        for who in ("defaults", "tune"):
+            if who in v:
+                c = v[who]
+                rows.append([PROTOCOL_TITLES.get(p, p), who, _setting(v["picked"]),
+                             f"{nd['mean']:.4f} ± {nd['std']:.4f}", f"{c['diff']:+.4f}",
+                             f"[{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}]", c["customers"], c["status"]])
+    best = []
+    for p, v in vs.items():
+        for who in ("defaults", "tune"):
+            if who in v:
+                best.append([PROTOCOL_TITLES.get(p, p), who, _ms(v[who]), v["implicit_best"],
+                             f"{v['implicit_best_mean']:.4f} ± {v['implicit_best_std']:.4f}",
+                             f"{v[who]['minus_implicit_best']:+.4f}"])
+    return (f"\n### {name}: defaults and `tune` vs the `implicit` library\n\nThe verdict: `implicit` with the "
+            "setting it scored best on a validation part carved from the training part by the test's own protocol "
+            "(never the test part; benchmarks/quality_implicit.py: factors, regularization, alpha, and 1 per bought "
+            "pair or its BM25 / TF-IDF weighting of the line counts), refitted on the whole training part, 3 seeds; "
+            "per-customer NDCG@10 (mean over seeds) of ours minus its, 95% paired bootstrap interval; met = above "
+            "0, within noise = straddles 0, not met = below 0.\n\n"
+            + table(["test protocol", "alsreco", "implicit picked on validation", "its NDCG@10", "difference",
+                     "95% interval", "customers", "status"], rows)
+            + "\n\nAn upper bound for `implicit`, not a verdict: its best setting of a small grid (1 per bought pair, "
+              "regularization 0.01) picked on the test set itself, means over 3 seeds:\n\n"
+            + table(["test protocol", "alsreco", "NDCG@10", "best implicit setting on the test set", "its NDCG@10",
+                     "difference"], best))
+
+
+def _setting(s: dict[str, Any]) -> str:
+    return f"{s['factors']} factors, reg {s['regularization']:g}, alpha {s['alpha']:g}, {s['weighting']}"
 
 
 def _trend_section(name: str, d: dict[str, Any]) -> str:
@@ -169,21 +198,21 @@ def goal_rows(q: dict[str, Any]) -> list[list[Any]]:
     from .quality_trends import goal_rows as trend_goal_rows
     rows = trend_goal_rows({n: d for n, d in _datasets(q)}, PROTOCOL_TITLES)
     for p, g in q.get("goals", {}).items():
-        rows.append([f"quality, {PROTOCOL_TITLES.get(p, p)}: defaults NDCG@10 ≥ {g['target_ndcg_at_10']}",
-                     f"{g['mean']:.4f} ± {g['std']:.4f} (min {g['min']:.4f})",
-                     f"{g['mean'] - g['target_ndcg_at_10']:+.4f}", "**met**" if g["met"] else "**not met**"])
-    for p, v in (q.get("versus_implicit") or {}).items():
-        title = PROTOCOL_TITLES.get(p, p)
-        if "defaults" in v:
-            d = v["defaults"]["minus_implicit_best"]
-            rows.append([f"quality, {title}: defaults not below the best `implicit` setting (mean, 3 seeds)",
-                         f"{v['defaults']['mean']:.4f} vs {v['implicit_best_mean']:.4f}", f"{d:+.4f}",
-                         "**met**" if d >= 0 else "**not met**"])
-        if "tune" in v:
-            d = v["tune"]["minus_implicit_best"]
-            rows.append([f"quality, {title}: `tune` above the best `implicit` setting (mean, 3 seeds)",
-                         f"{v['tune']['mean']:.4f} vs {v['implicit_best_mean']:.4f}", f"{d:+.4f}",
-                         "**met**" if d > 0 else "**not met**"])
+        ci = g.get("ci95")  # results before the interval: by the mean (marked)
+        rows.append([f"quality, {PROTOCOL_TITLES.get(p, p)}: defaults NDCG@10 ≥ {g['target_ndcg_at_10']}"
+                     + (" (95% interval over test customers)" if ci else " (mean, 3 seeds)"),
+                     f"{g['mean']:.4f} ± {g['std']:.4f} (seeds)" + (f", [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""),
+                     f"{g['mean'] - g['target_ndcg_at_10']:+.4f}",
+                     f"**{g['status']}**" if ci else "**met**" if g["met"] else "**not met**"])
+    for name, d in _datasets(q):
+        for p, v in (d.get("versus_implicit_fair") or {}).items():
+            title = PROTOCOL_TITLES.get(p, p)
+            for who, claim in (("defaults", "defaults not below"), ("tune", "`tune` not below")):
+                if who in v:
+                    c = v[who]
+                    rows.append([f"quality, {name}, {title}: {claim} `implicit` picked on validation "
+                                 "(paired interval)", f"{c['diff']:+.4f} [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}] "
+                                 f"on {c['customers']} customers", f"{c['diff']:+.4f}", f"**{c['status']}**"])
     return rows
 
 
