@@ -20,10 +20,11 @@ from .rules import Request
 
 
 class CatalogRules:
-    def __init__(self, model: Model, product_index: dict[str, int], hp: dict[str, Any]):
+    def __init__(self, model: Model, product_index: dict[str, int], hp: dict[str, Any],
+                 product_ids: list[str] | None = None):
         n = len(product_index)
         self.catalog = model.catalog if model.catalog is not None else Catalog(n)
-        self.filters = FilterBook(self.catalog, product_index, named_filters(hp))
+        self.filters = FilterBook(self.catalog, product_index, named_filters(hp), product_ids)
         self.exploration_weight = float(hp["exploration_weight"])
         self.exploration_age = int(hp["exploration_item_age_days"])
         first = np.asarray(model.product_first_seen, dtype="datetime64[D]")

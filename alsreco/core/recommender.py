@@ -89,7 +89,7 @@ class Recommender:
         self.trending_key[trending_order] = np.arange(n_products, 0, -1, dtype=np.float32)
         self.user_step = UserStep.of(self.item_factors, self.implicit, self.alpha, self.reg_param, self.fits)
         self.unit_items = unit_rows(self.item_factors)  # float32, |row| = 1: cosine = one matrix product
-        self.cat = CatalogRules(model, self.product_index, hp)  # filters, slots, attributes
+        self.cat = CatalogRules(model, self.product_index, hp, self.product_ids)  # filters, slots, attributes
         self._plans: dict[Rules, Plan] = {}
         self._plans_lock = threading.Lock()  # gunicorn gthread workers serve requests in threads
 

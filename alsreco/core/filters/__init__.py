@@ -20,11 +20,12 @@ MAX_FILTERS = 10  # filters in one request
 
 
 class FilterBook:
-    def __init__(self, catalog: Catalog, product_index: Mapping[str, int], named: Mapping[str, str] | None = None):
-        self.catalog, self.product_index = catalog, product_index
+    def __init__(self, catalog: Catalog, product_index: Mapping[str, int], named: Mapping[str, str] | None = None,
+                 product_ids: Sequence[str] | None = None):
+        """`product_ids`: id by product index (the model's list, shared: never copied or walked here)."""
+        self.catalog, self.product_index, self._ids = catalog, product_index, product_ids
         self.named = dict(named or {})
         self._cache: OrderedDict[str, Compiled] = OrderedDict()
-        self._ids: list[str] | None = None  # id by product index: made on the first compile, once
         self._lock = threading.Lock()
 
     def check_named(self) -> None:
@@ -46,7 +47,6 @@ class FilterBook:
             known = ", ".join(sorted(self.named)) or "none were defined at training"
             raise FilterError(f"{text_or_name!r} is neither a filter expression nor a named filter (named: {known})")
         compiled = Compiled(parse(text), self.catalog, self.product_index, self._ids)
-        self._ids = compiled.product_ids
         with self._lock:
             self._cache[text] = compiled
             while len(self._cache) > CACHE_SIZE:

@@ -45,9 +45,9 @@ class Compiled:
     def __init__(self, tree: Filter, catalog: Catalog, product_index: Mapping[str, int],
                  product_ids: Sequence[str] | None = None):
         self.tree, self.catalog, self.product_index = tree, catalog, product_index
-        # id by product index (what ItemID comparisons ask about a request's candidates), given by the
-        # FilterBook that compiles many filters
-        self.product_ids = product_ids if product_ids is not None else _ids_of(product_index)
+        # id by product index: what ItemID comparisons ask about a request's candidates (the model's own list;
+        # without one, made on first use: a pass over the index dirties every id's page in a forked worker)
+        self._product_ids = product_ids
         self.params: dict[str, str] = {}  # $name -> "scalar" | "set"
         self.uses_purchases = False
         # the share of the products asked about (`Bound.removed_at`) that this filter kept, averaged over the
@@ -61,6 +61,12 @@ class Compiled:
             known = ", ".join(sorted(self.catalog.columns)) or "none: this model has no catalogue"
             raise FilterError(f"unknown attribute Items.{attribute} at position {pos} (known: {known})")
         return col
+
+    @property
+    def product_ids(self) -> Sequence[str]:
+        if self._product_ids is None:
+            self._product_ids = _ids_of(self.product_index)
+        return self._product_ids
 
     def kind_of(self, field: Field) -> str:
         return "id" if field.attribute is None else self._column(field.attribute, field.pos).kind
