@@ -9,9 +9,10 @@ The text is what `csv.writer` wrote before: `\\r\\n` line ends, minimal quoting,
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,9 @@ import pyarrow.compute as pc
 from ..core.artifact import Model
 from ..core.recommender import Recommender
 from ..core.scoring import BLOCK_CELLS, REASONS, Ranked
+from .ticker import Ticker
+
+log = logging.getLogger(__name__)
 
 HEADER = ("customer_id", "rank", "product_id", "score", "reason")
 EOL = "\r\n"  # csv.writer's line end
@@ -38,8 +42,21 @@ def write_recommendations(model: Model, path: Path, cells: int = BLOCK_CELLS, th
     rec = Recommender(model)
     ranker = rec.ranker(n, rec.batch_rules(), cells=cells, max_rows=group, threads=threads)
     writer = BlockWriter(model.customer_ids, model.product_ids)
-    ranked = (ranker.rank(chunk) for chunk in ranker.blocks(np.arange(len(model.customer_ids))))
-    return write_csv_blocks(path, HEADER, ((writer.lines(r), len(r)) for r in ranked))
+    total = len(model.customer_ids)
+    ticker = Ticker("recommendations", total, "customers scored")
+
+    def blocks() -> Iterator[tuple[pa.Buffer, int]]:
+        done = 0
+        for chunk in ranker.blocks(np.arange(total)):
+            ranked = ranker.rank(chunk)
+            yield writer.lines(ranked), len(ranked)
+            done += len(chunk)
+            ticker.tick(done)
+
+    rows = write_csv_blocks(path, HEADER, blocks())
+    log.info("recommendations: %d rows for %d customers in %.1f s (%d thread(s)) -> %s", rows, total,
+             ticker.seconds(), threads, path)
+    return rows
 
 
 def write_csv_blocks(path: Path, header: Sequence[str], blocks: Iterable[tuple[pa.Buffer, int]]) -> int:

@@ -12,6 +12,7 @@ The held-out part itself (its lists, fits and baselines, in bounded memory) is h
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,9 +96,15 @@ def run(spark, hp: dict[str, Any], as_of: pd.Timestamp, prepared) -> Outcome:
 
     def secondary() -> Holdout | None:  # the other protocol's held-out part, built when first asked for
         if not others:
+            name = "time_window" if holdout.protocol == "last_basket" else "last_basket"
+            log.info("evaluation: building the other protocol's held-out part (%s) to confirm a choice on it", name)
+            started = time.monotonic()
             others.append(windows.other(hp, as_of, prepared, holdout_of, holdout.protocol))
+            n_other = 0 if others[0] is None else len(others[0].rows)
+            log.info("evaluation: the other protocol's held-out part (%s): %d test customers, built in %.1f s",
+                     name, n_other, time.monotonic() - started)
             if others[0] is not None:
-                result["other_protocol"] = {"protocol": others[0].protocol, "test_customers": len(others[0].rows)}
+                result["other_protocol"] = {"protocol": others[0].protocol, "test_customers": n_other}
         return others[0]
 
     try:

@@ -53,10 +53,38 @@ def top_lists(users: np.ndarray, items: np.ndarray, bought: Purchases, customers
 
 def popularity_lists(popularity: np.ndarray, bought: Purchases, customers: np.ndarray, k: int,
                      max_rows: int | None = None, cells: int = BLOCK_CELLS) -> np.ndarray:
-    """The baseline: best sellers not bought yet, i.e. `top_lists` of a rank-1 model whose
-    customer factors are 1 and item factors the popularity (ties by product index)."""
-    ones = np.broadcast_to(np.ones(1, dtype=np.float32), (bought.shape[0], 1))
-    return top_lists(ones, np.asarray(popularity, dtype=np.float32)[:, None], bought, customers, k, max_rows, cells)
+    """A one-list baseline: the best products by `popularity` (ties: the lower product index) that the
+    customer has not bought, the same as `top_lists` of a rank-1 model whose customer factors are 1 and item
+    factors the popularity, without scoring every product for every customer: each customer's list is read
+    off the one global order, skipping their purchases (memory: their purchases plus customers x k)."""
+    key = np.asarray(popularity, dtype=np.float32)
+    n = len(key)
+    width = min(int(k), n)
+    order = np.lexsort((np.arange(n), -key))
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    customers = np.asarray(customers, dtype=np.int64)
+    out = np.full((len(customers), width), -1, dtype=np.int64)
+    step = max(1, min(max_rows or len(customers) or 1, cells // max(1, width)))
+    for start in range(0, len(customers), step):
+        out[start:start + step] = _unbought(order, position, bought, customers[start:start + step], width)
+    return out
+
+
+def _unbought(order: np.ndarray, position: np.ndarray, bought: Purchases, rows: np.ndarray, k: int) -> np.ndarray:
+    """rows x k: each row's first k positions of `order` not bought, as products (-1 past the end). With a
+    row's bought positions sorted, s_0 < s_1 < ..., the j-th free position is j + #{i: s_i - i <= j}."""
+    r, c = bought.block_cells(rows)
+    s = position[c]
+    by = np.lexsort((s, r))
+    r, s = r[by], s[by]
+    starts = np.searchsorted(r, np.arange(len(rows)))
+    shifted = s - (np.arange(len(s)) - starts[r])  # s_i - i within the row: ascending in a row
+    stride = np.int64(len(order) + 1)
+    j = np.arange(k, dtype=np.int64)
+    query = np.arange(len(rows), dtype=np.int64)[:, None] * stride + j[None, :]
+    free = j[None, :] + (np.searchsorted(r * stride + shifted, query, side="right") - starts[:, None])
+    return np.where(free < len(order), order[np.minimum(free, len(order) - 1)], -1)
 
 
 def basket_day(users: np.ndarray, days: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 1. Trend check (no fit): the held-out customers are scored with the all-time best sellers, the best
    sellers of the last `trend_window_days` and the Trending-Now list (core/trends.py), each as of the end
-   of the training part. When neither recent list beats the all-time one, the data has no trend worth
-   following: the half-life stays off and nothing more is fitted (stationary data pays nothing).
+   of the training part. When neither recent list beats the all-time one beyond the held-out data's noise
+   (choice.py's interval), the data has no trend worth following: the half-life stays off and nothing more
+   is fitted (stationary data pays nothing).
 2. Otherwise the given setting is fitted with each candidate half-life (off, and those of CANDIDATES
    shorter than 4x the data's span: a longer one weighs every purchase within 16% of the same) and scored
    on the held-out customers; each score is logged (`metric: recency.half_life_<d>.ndcg_at_<k>=`).
@@ -20,6 +21,8 @@ from typing import Any, Callable
 
 from ..core.hyperparameters import is_auto
 from . import choice
+from .metrics import bootstrap_ci
+from .tune import GUARD_LEVEL
 
 log = logging.getLogger(__name__)
 KEY = "recency_half_life_days"
@@ -39,10 +42,19 @@ def candidates(span_days: int) -> list[float]:
 
 
 def trend_check(holdout) -> dict[str, Any]:
-    """The baselines' held-out NDCG@K and whether a recent list beats the all-time best sellers."""
+    """The baselines' held-out NDCG@K and whether a recent list beats the all-time best sellers beyond the
+    held-out data's noise (the lower bound of choice.py's interval of its per-customer gain above 0): a lead
+    inside the noise pays for no candidate fit (on 10M lines each costs ~30-40 s), as a half-life whose lead
+    is inside the noise is not chosen."""
     key = f"ndcg_at_{holdout.k}"
-    scores = {name: float(b.metrics[key]) for name, b in holdout.baselines.items()}
-    return {**scores, "has_trend": max(scores["recent"], scores["trending"]) > scores["popularity"]}
+    scores: dict[str, Any] = {name: float(b.metrics[key]) for name, b in holdout.baselines.items()}
+    popular = holdout.baselines["popularity"].ndcg
+    beats = False
+    for name in ("recent", "trending"):
+        lo, hi = bootstrap_ci(holdout.baselines[name].ndcg - popular, level=GUARD_LEVEL)
+        scores[f"{name}_vs_popularity_{choice.CI}"] = [lo, hi]
+        beats = beats or lo > 0.0
+    return {**scores, "has_trend": beats}
 
 
 def choose(holdout, hp: dict[str, Any], secondary: Callable[[], Any] = lambda: None
@@ -59,8 +71,10 @@ def choose(holdout, hp: dict[str, Any], secondary: Callable[[], Any] = lambda: N
     meta: dict[str, Any] = {"chosen_by": "auto", "trend_check": check}
     if not check["has_trend"]:
         log.info("recency: auto: the recent best sellers (NDCG@%d %.4f) and the Trending-Now list (%.4f) do not "
-                 "beat the all-time best sellers (%.4f) on the held-out customers: no trend, half-life off",
-                 k, check["recent"], check["trending"], check["popularity"])
+                 "beat the all-time best sellers (%.4f) beyond the noise of the held-out customers (%s interval of "
+                 "the gain: recent %+.4f..%+.4f, trending %+.4f..%+.4f): no trend, half-life off", k,
+                 check["recent"], check["trending"], check["popularity"], choice.CI[2:] + "%",
+                 *check[f"recent_vs_popularity_{choice.CI}"], *check[f"trending_vs_popularity_{choice.CI}"])
         return {**hp, KEY: 0.0}, {**meta, "half_life_days": 0.0, "reason": "no trend"}, None
     scored: dict[float, Any] = {}
     for days in candidates(holdout.span_days):

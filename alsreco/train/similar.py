@@ -15,8 +15,8 @@ a temporary name and renamed when complete.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +26,7 @@ from ..core.artifact import Model
 from ..core.scoring import BLOCK_CELLS
 from ..core.similar import SimilarBlock, SimilarRanker
 from .batch import EOL, concatenated, csv_fields, format_scores, write_csv_blocks
+from .ticker import Ticker
 
 log = logging.getLogger("alsreco.train")
 HEADER = ("product_id", "rank", "similar_product_id", "score")
@@ -34,15 +35,23 @@ HEADER = ("product_id", "rank", "similar_product_id", "score")
 def write_similar_items(model: Model, path: Path, cells: int = BLOCK_CELLS, threads: int = 1) -> int:
     """Top `reco_item` similar products for every product (each block's top-k on `threads`
     threads); returns the rows written."""
-    started = time.monotonic()
     hp = model.metadata.get("hyperparameters", {})
     n, group = int(hp.get("reco_item", 10)), int(hp.get("group_size", 10000))
     ranker = SimilarRanker(model.item_factors, n, cells=cells, max_rows=group, threads=threads)
     products = csv_fields(model.product_ids)
-    blocks = (ranker.rank(chunk) for chunk in ranker.blocks())
-    rows = write_csv_blocks(path, HEADER, ((_lines(b, products), int(b.valid.sum())) for b in blocks))
+    ticker = Ticker("similar products", len(model.product_ids), "products")
+
+    def blocks() -> Iterator[tuple[pa.Buffer, int]]:
+        done = 0
+        for chunk in ranker.blocks():
+            block = ranker.rank(chunk)
+            yield _lines(block, products), int(block.valid.sum())
+            done += len(block.products)
+            ticker.tick(done)
+
+    rows = write_csv_blocks(path, HEADER, blocks())
     log.info("similar products: %d rows for %d products in %.1fs -> %s", rows, len(model.product_ids),
-             time.monotonic() - started, path)
+             ticker.seconds(), path)
     return rows
 
 

@@ -152,6 +152,24 @@ def test_recency_auto_is_off_without_a_trend_and_fits_nothing(caplog):
     assert "no trend, half-life off" in caplog.text
 
 
+def test_recency_auto_fits_nothing_when_the_recent_lead_is_inside_the_noise(caplog):
+    n = 300
+    swing = np.where(np.arange(n) % 2, 0.1, -0.096)  # recent leads by +0.002 on average, +-0.1 per customer
+    fake = FakeHoldout(n=n, baselines=(0.05, 0.052, 0.02))
+    fake.baselines["recent"] = Scored({"ndcg_at_10": 0.052}, 0.05 + swing)
+    with caplog.at_level(logging.INFO):
+        fitted, meta, scored = recency.choose(fake, h.defaults())
+    assert fake.fits == [] and scored is None and fitted["recency_half_life_days"] == 0.0
+    check = meta["trend_check"]
+    lo, hi = check["recent_vs_popularity_ci80"]
+    assert check["has_trend"] is False and lo < 0.002 < hi and lo < 0 < hi
+    assert "beyond the noise" in caplog.text
+    # the same lead on every customer is beyond any noise: the candidates are fitted
+    steady = FakeHoldout(n=n, baselines=(0.05, 0.052, 0.02), gains={d: np.full(n, 0.1) for d in (0, 7, 14, 30, 90)})
+    recency.choose(steady, h.defaults())
+    assert steady.fits == [0.0, 7.0, 14.0, 30.0, 90.0]
+
+
 def test_recency_auto_picks_a_half_life_only_beyond_noise(caplog):
     n = 300
     rng = np.random.default_rng(0)
